@@ -1,0 +1,56 @@
+"""The `prunelab` command: a Hydra main around `prunelab.train.train`."""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from pathlib import Path
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig
+
+from prunelab.config import CONFIG_PATH
+from prunelab.errors import ConfigError
+from prunelab.validate import check_overrides
+
+
+def _fail(message: str) -> None:
+    print(f"prunelab: error: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+@hydra.main(config_path=CONFIG_PATH, config_name="config", version_base="1.3")
+def _run(cfg: DictConfig) -> float | None:
+    from prunelab.train import train  # heavy imports after argument checks
+
+    try:
+        results = train(cfg, Path(HydraConfig.get().runtime.output_dir))
+    except ConfigError as exc:
+        _fail(str(exc))
+    # Returned for Hydra sweepers (Optuna) that optimise a metric.
+    return results.get("final/val/acc", results.get("test/acc"))
+
+
+# Lightning's advice that does not apply to prunelab runs (in-memory loaders need no workers).
+QUIET = (
+    r".*does not have many workers.*",
+    r".*smaller than the logging interval.*",
+    r".*isinstance\(treespec, LeafSpec\).*",
+    r".*Experiment logs directory .* exists and is not empty.*",
+)
+
+
+def main() -> None:
+    """Entry point of `prunelab` and `python -m prunelab`."""
+    for pattern in QUIET:
+        warnings.filterwarnings("ignore", message=pattern)
+    try:
+        check_overrides([a for a in sys.argv[1:] if not a.startswith("-")])
+    except ConfigError as exc:
+        _fail(str(exc))
+    _run()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,80 @@
+"""CIFAR VGG-11/13/16/19 with BatchNorm, as in OpenLTH and GraNet.
+
+Layout: groups of 3x3 conv (with bias) -> BN -> ReLU, a 2x2 max-pool between groups but none after
+the last, then a 2x2 average pool over the remaining 2x2 map and one Linear(512, classes).
+Module names: `features.{i}` (conv at i, BN at i+1, ReLU at i+2, pools in between) and `fc`.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from prunelab.models.cifar_resnet import openlth_init_
+
+# Channel plans of configurations A, B, D, E (Simonyan & Zisserman 2015); "M" = 2x2 max-pool.
+PLANS: dict[int, list[int | str]] = {
+    11: [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512],
+    13: [64, 64, "M", 128, 128, "M", 256, 256, "M", 512, 512, "M", 512, 512],
+    16: [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512],
+    19: [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M",
+         512, 512, 512, 512],
+}  # fmt: skip
+
+
+class CifarVGG(nn.Module):
+    """VGG with BatchNorm for 32x32 inputs (four max-pools leave a 2x2 map, averaged to 1x1).
+
+    Args:
+        depth: 11, 13, 16 or 19 (configurations A, B, D, E).
+        num_classes: size of the classifier output.
+
+    Raises:
+        ValueError: an unknown depth.
+    """
+
+    def __init__(self, depth: int = 16, num_classes: int = 10):
+        super().__init__()
+        if depth not in PLANS:
+            raise ValueError(f"CifarVGG depth must be one of {tuple(PLANS)}, got {depth!r}")
+        self.depth = depth
+        layers: list[nn.Module] = []
+        channels = 3
+        for item in PLANS[depth]:
+            if item == "M":
+                layers.append(nn.MaxPool2d(2))
+            else:
+                layers += [
+                    nn.Conv2d(channels, int(item), 3, padding=1),  # bias kept, as in OpenLTH
+                    nn.BatchNorm2d(int(item)),
+                    nn.ReLU(),  # not in-place: safe under module hooks
+                ]
+                channels = int(item)
+        self.features = nn.Sequential(*layers)
+        self.pool = nn.AvgPool2d(2)
+        self.fc = nn.Linear(channels, num_classes)
+        openlth_init_(self)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Map a (B, 3, 32, 32) image batch to (B, num_classes) logits."""
+        return self.fc(torch.flatten(self.pool(self.features(x)), 1))
+
+
+def vgg11(num_classes: int = 10) -> CifarVGG:
+    """VGG-11 (configuration A) with BatchNorm: about 9.2M parameters."""
+    return CifarVGG(11, num_classes)
+
+
+def vgg13(num_classes: int = 10) -> CifarVGG:
+    """VGG-13 (configuration B) with BatchNorm: about 9.4M parameters."""
+    return CifarVGG(13, num_classes)
+
+
+def vgg16(num_classes: int = 10) -> CifarVGG:
+    """VGG-16 (configuration D) with BatchNorm: about 14.7M parameters."""
+    return CifarVGG(16, num_classes)
+
+
+def vgg19(num_classes: int = 10) -> CifarVGG:
+    """VGG-19 (configuration E) with BatchNorm: about 20.0M parameters."""
+    return CifarVGG(19, num_classes)

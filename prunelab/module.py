@@ -1,0 +1,100 @@
+"""The one LightningModule: an image classifier trained with cross-entropy."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torchmetrics.classification import MulticlassAccuracy
+
+from prunelab.optim import build_optimizer, build_scheduler
+
+
+class Classifier(pl.LightningModule):
+    """Cross-entropy classifier around any `network`, reporting top-1 (and optionally top-5).
+
+    Args:
+        network: the model; its forward maps images to logits.
+        num_classes: number of classes (for the accuracy metrics).
+        optim: optimizer config (`name`, `lr`, ...; see `prunelab.optim`).
+        sched: learning-rate schedule config (`name`, ...).
+        top5: also report top-5 accuracy (ImageNet).
+        label_smoothing: cross-entropy label smoothing.
+        run_config: the resolved run config, stored in checkpoints so a checkpoint can be
+            evaluated or exported on its own.
+    """
+
+    def __init__(
+        self,
+        network: nn.Module,
+        num_classes: int,
+        optim: Mapping[str, Any],
+        sched: Mapping[str, Any],
+        top5: bool = False,
+        label_smoothing: float = 0.0,
+        run_config: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__()
+        self.network = network
+        self.optim_cfg = dict(optim)
+        self.sched_cfg = dict(sched)
+        self.label_smoothing = label_smoothing
+        self.run_config = dict(run_config or {})
+        # Pruning callbacks that train in cycles (IMP, SAP) set this to one cycle's length, so
+        # the learning-rate schedule spans a level rather than the whole fit.
+        self.schedule_steps: int | None = None
+        ks = (1, 5) if top5 else (1,)
+        for split in ("val", "test"):
+            for k in ks:
+                metric = MulticlassAccuracy(num_classes, top_k=k, average="micro")
+                setattr(self, f"{split}_acc{k}", metric)
+        self.top_ks = ks
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.network(x)
+
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        logits = self.network(x)
+        loss = F.cross_entropy(logits, y, label_smoothing=self.label_smoothing)
+        acc = (logits.detach().argmax(1) == y).float().mean()
+        self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True)
+        self.log("train/acc", acc, on_step=False, on_epoch=True)
+        return loss
+
+    def _evaluate(self, batch, split: str) -> None:
+        x, y = batch
+        logits = self.network(x)
+        loss = F.cross_entropy(logits, y)
+        self.log(f"{split}/loss", loss, on_epoch=True, sync_dist=True)
+        for k in self.top_ks:
+            metric = getattr(self, f"{split}_acc{k}")
+            metric(logits, y)
+            name = f"{split}/acc" if k == 1 else f"{split}/acc_top{k}"
+            self.log(name, metric, on_epoch=True, prog_bar=k == 1)
+
+    def validation_step(self, batch, batch_idx):
+        self._evaluate(batch, "val")
+
+    def test_step(self, batch, batch_idx):
+        self._evaluate(batch, "test")
+
+    def configure_optimizers(self):
+        optimizer = build_optimizer(self.parameters(), self.optim_cfg)
+        steps = self.schedule_steps or self.trainer.estimated_stepping_batches
+        scheduler = build_scheduler(optimizer, self.sched_cfg, int(steps))
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
+        }
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["prunelab_config"] = self.run_config
+        checkpoint["prunelab_schedule_steps"] = self.schedule_steps
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        self.schedule_steps = checkpoint.get("prunelab_schedule_steps", self.schedule_steps)

@@ -1,0 +1,85 @@
+"""The run's final figures: results.json (the run-directory contract) and the printed table."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from torch import nn
+
+from prunelab.counting import count_macs, count_params
+from prunelab.pruning.targets import prunable_parameters
+
+CONTRACT_KEYS = (
+    "test/acc",
+    "test/loss",
+    "sparsity",
+    "params/total",
+    "params/nonzero",
+    "macs/dense",
+    "macs/nonzero",
+    "wall_time_s",
+    "stages",
+)
+
+
+def measure(network: nn.Module, input_shape: tuple[int, ...], exclude: Sequence[str] = ()) -> dict:
+    """Sparsity, parameter and MAC counts of `network` as it is now (measured, not targeted).
+
+    `sparsity` is the fraction of zero weights among the prunable tensors (conv and linear weights
+    not excluded by the pruning method), so a dense run reports 0.
+    """
+    prunable = prunable_parameters(network, exclude)
+    n = sum(p.numel() for p in prunable.values())
+    zeros = sum(p.numel() - int(p.count_nonzero()) for p in prunable.values())
+    total, nonzero = count_params(network, prunable_parameters(network))
+    macs_dense, macs_nonzero = count_macs(network, input_shape)
+    return {
+        "sparsity": zeros / n if n else 0.0,
+        "params/total": total,
+        "params/nonzero": nonzero,
+        "macs/dense": macs_dense,
+        "macs/nonzero": macs_nonzero,
+    }
+
+
+def write_results(path: Path, results: Mapping[str, Any]) -> None:
+    """Write results.json with the contract's keys first; NaN becomes null (valid JSON)."""
+    ordered = {k: results[k] for k in CONTRACT_KEYS if k in results}
+    ordered.update({k: v for k, v in results.items() if k not in ordered})
+    clean = {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in ordered.items()}
+    path.write_text(json.dumps(clean, indent=2) + "\n")
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def print_table(results: Mapping[str, Any], title: str, console: Console | None = None) -> None:
+    """Print the final figures, and one row per stage for multi-stage methods."""
+    console = console or Console()
+    table = Table(title=title, show_header=True)
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, value in results.items():
+        if key != "stages" and not isinstance(value, (list, dict)):
+            table.add_row(key, _fmt(value))
+    console.print(table)
+    stages = results.get("stages") or []
+    if stages:
+        keys = list(dict.fromkeys(k for stage in stages for k in stage))
+        per_stage = Table(title="stages", show_header=True)
+        for key in keys:
+            per_stage.add_column(key, justify="right")
+        for stage in stages:
+            per_stage.add_row(*(_fmt(stage.get(k, "")) for k in keys))
+        console.print(per_stage)

@@ -1,0 +1,113 @@
+"""One run: build everything from the config, train, test, and write the run directory."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+from hydra.errors import InstantiationException
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+from pytorch_lightning.callbacks import ModelCheckpoint, RichProgressBar
+
+from prunelab.errors import ConfigError
+from prunelab.interrupt import SaveOnInterrupt
+from prunelab.loggers import build_loggers
+from prunelab.module import Classifier
+from prunelab.network import build_network
+from prunelab.results import measure, print_table, write_results
+from prunelab.validate import validate
+
+
+def _build(node: DictConfig) -> Any:
+    """Instantiate a config node; a constructor's refusal of a value becomes a ConfigError."""
+    try:
+        return instantiate(node, _convert_="all")
+    except InstantiationException as exc:
+        cause = exc.__cause__
+        if isinstance(cause, (ValueError, FileNotFoundError, TypeError)):
+            raise ConfigError(str(cause)) from cause
+        raise
+
+
+def build_pruning(cfg: DictConfig) -> list[pl.Callback]:
+    """The pruning method's callbacks: none for `pruning=none`."""
+    node = OmegaConf.masked_copy(cfg, [k for k in cfg if k != "name"])
+    return [_build(node)] if "_target_" in node else []
+
+
+def run_config(cfg: DictConfig) -> dict:
+    """The resolved run config without Hydra's own node, as logged and stored in checkpoints."""
+    keys = [k for k in cfg if k != "hydra"]
+    return OmegaConf.to_container(OmegaConf.masked_copy(cfg, keys), resolve=True)
+
+
+def train(cfg: DictConfig, run_dir: Path) -> dict:
+    """Train and test the configured network; write results.json under `run_dir` and return it.
+
+    Everything that can refuse a config (validation, constructors) runs before any data is read.
+    """
+    started = time.perf_counter()
+    run_dir = Path(run_dir)
+    validate(cfg)
+    pl.seed_everything(cfg.seed, workers=True, verbose=False)
+    datamodule = _build(cfg.data)
+    try:
+        network = build_network(cfg.model)
+    except (ValueError, FileNotFoundError) as exc:
+        raise ConfigError(str(exc)) from exc
+    pruning = build_pruning(cfg.pruning)
+    config = run_config(cfg)
+    module = Classifier(
+        network,
+        num_classes=cfg.data.num_classes,
+        optim=config["optim"],
+        sched=config["sched"],
+        top5=cfg.data.num_classes >= 100,
+        run_config=config,
+    )
+    trainer_args = dict(config["trainer"])
+    planned = [c.planned_epochs for c in pruning if getattr(c, "planned_epochs", None)]
+    if planned:  # IMP-style methods decide the length of training: (levels + 1) x epochs per level
+        trainer_args["max_epochs"] = planned[0]
+    for callback in pruning:  # a schedule that cannot fit is refused before any data is read
+        if hasattr(callback, "check_plan"):
+            callback.check_plan(trainer_args["max_epochs"])
+    checkpoints = run_dir / "checkpoints"
+    callbacks = [
+        *pruning,
+        ModelCheckpoint(dirpath=checkpoints, save_last=True, save_top_k=0, every_n_epochs=1),
+        SaveOnInterrupt(checkpoints),
+    ]
+    if trainer_args.pop("progress_bar", True):
+        callbacks.append(RichProgressBar(leave=True))
+    trainer = pl.Trainer(
+        **trainer_args,
+        callbacks=callbacks,
+        logger=build_loggers(cfg.logger, run_dir, cfg.name, config) or False,
+        default_root_dir=str(run_dir),
+        enable_progress_bar=any(isinstance(c, RichProgressBar) for c in callbacks),
+        use_distributed_sampler=False,  # prunelab samplers shard by rank, deterministically
+    )
+    trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
+    results: dict[str, Any] = {}
+    if cfg.test_after_fit:
+        (tested,) = trainer.test(module, datamodule=datamodule, verbose=False)
+        results.update({k: float(v) for k, v in tested.items()})
+    size = getattr(datamodule, "image_size", 32)
+    exclude = next((c.exclude for c in pruning if hasattr(c, "exclude")), ())
+    results.update(measure(module.network, (3, size, size), exclude))
+    results["stages"] = next((c.stages for c in pruning if hasattr(c, "stages")), [])
+    for key, value in trainer.callback_metrics.items():
+        if key.startswith("val/") and value.numel() == 1:
+            results.setdefault(f"final/{key}", float(value))
+    results["wall_time_s"] = time.perf_counter() - started
+    if trainer.is_global_zero:
+        write_results(run_dir / "results.json", results)
+        print_table(results, title=f"{cfg.name}  ({run_dir})")
+        for logger in trainer.loggers:
+            logger.log_metrics({k: v for k, v in results.items() if not isinstance(v, list)})
+            logger.finalize("success")
+    return results

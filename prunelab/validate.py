@@ -1,0 +1,69 @@
+"""Refuse a bad configuration before any compute, naming the bad value and what would be valid."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from omegaconf import DictConfig
+
+from prunelab.config import choices
+from prunelab.errors import ConfigError
+from prunelab.optim import OPTIMIZERS, SCHEDULES
+
+# Config groups a user picks an option of on the command line (`model=vgg16`).
+CHOICE_GROUPS = ("data", "model", "optim", "sched", "pruning", "trainer", "logger", "experiment")
+
+
+def check_overrides(overrides: Sequence[str]) -> None:
+    """Check `group=option` overrides (sweep lists too) against the options the tree offers."""
+    for item in overrides:
+        key, sep, value = item.lstrip("+~").partition("=")
+        if not sep or key not in CHOICE_GROUPS or "(" in value or value in ("", "null"):
+            continue
+        valid = choices(key)
+        for option in value.split(","):
+            if option not in valid:
+                raise ConfigError(
+                    f"{key}={option} is not a known {key}; valid choices: {', '.join(valid)}"
+                )
+
+
+def _number(cfg: DictConfig, key: str, low=None, high=None, *, integer=False, open_low=False):
+    value = cfg
+    for part in key.split("."):
+        value = value.get(part) if value is not None else None
+    if value is None:
+        return
+    kind = int if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kind):
+        expected = "an integer" if integer else "a number"
+        raise ConfigError(f"{key}={value!r} is not {expected}")
+    too_low = low is not None and (value <= low if open_low else value < low)
+    if too_low or (high is not None and value > high):
+        lo = "" if low is None else f"{'>' if open_low else '>='} {low}"
+        hi = "" if high is None else f"<= {high}"
+        raise ConfigError(
+            f"{key}={value} is out of range; valid: {' and '.join(filter(None, [lo, hi]))}"
+        )
+
+
+def validate(cfg: DictConfig) -> None:
+    """Check the composed run config's values; raise ConfigError naming the first bad one."""
+    _number(cfg, "seed", 0, integer=True)
+    _number(cfg, "data.batch_size", 1, integer=True)
+    _number(cfg, "data.num_workers", 0, integer=True)
+    _number(cfg, "data.num_classes", 2, integer=True)
+    _number(cfg, "trainer.max_epochs", 1, integer=True)
+    _number(cfg, "trainer.accumulate_grad_batches", 1, integer=True)
+    _number(cfg, "optim.lr", 0, open_low=True)
+    _number(cfg, "optim.momentum", 0, 1)
+    _number(cfg, "optim.weight_decay", 0)
+    _number(cfg, "sched.gamma", 0, 1, open_low=True)
+    _number(cfg, "sched.warmup_steps", 0, integer=True)
+    if cfg.optim.name not in OPTIMIZERS:
+        raise ConfigError(f"optim.name={cfg.optim.name} is not one of {', '.join(OPTIMIZERS)}")
+    if cfg.sched.name not in SCHEDULES:
+        raise ConfigError(f"sched.name={cfg.sched.name} is not one of {', '.join(SCHEDULES)}")
+    marks = list(cfg.sched.get("milestones") or [])
+    if any(m <= 0 for m in marks) or marks != sorted(marks):
+        raise ConfigError(f"sched.milestones={marks} must be positive and increasing")

@@ -1,0 +1,54 @@
+"""Shared fixtures: the optional real data beside the checkout, and a quiet, offline environment."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("PRUNELAB_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+
+@pytest.fixture(autouse=True)
+def _offline(monkeypatch):
+    # Tests must never reach the network or prompt for a W&B login.
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    """`../shared/data` when it exists; the test is skipped (with the reason) when it does not."""
+    if not (SHARED_DATA / "cifar10").is_dir():
+        pytest.skip(f"real data not found at {SHARED_DATA} (set PRUNELAB_SHARED_DATA)")
+    return SHARED_DATA
+
+
+# Small enough that a whole run takes seconds on 2 CPU cores.
+TINY = (
+    "trainer.max_epochs=1",
+    "trainer.limit_train_batches=4",
+    "trainer.limit_val_batches=2",
+    "trainer.limit_test_batches=2",
+    "trainer.progress_bar=false",
+    "trainer.enable_model_summary=false",
+    "data.batch_size=32",
+    "logger=csv",
+)
+
+
+@pytest.fixture
+def run_prunelab(tmp_path):
+    """Run prunelab in-process on a tiny budget: `run_prunelab(["pruning=gmp", ...])`.
+
+    Later overrides win over the tiny defaults. Returns (results dict, run directory).
+    """
+    from prunelab.config import compose
+    from prunelab.train import train
+
+    def run(overrides=(), run_dir=None):
+        cfg = compose([*TINY, *overrides])
+        out = run_dir or tmp_path / "run"
+        return train(cfg, out), out
+
+    return run
