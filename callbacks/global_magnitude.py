@@ -117,10 +117,10 @@ class GlobalMagnitudePruning(MaskedTraining):
             self.plan = self.build_plan(trainer)
 
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if self.schedule == "oneshot" and trainer.current_epoch == self.prune_at:
-            if self.last_update < 0:  # not again after a resume inside this epoch
-                self.last_update = trainer.global_step
-                self.prune_to(trainer, pl_module, self.sparsity)
+        due = self.schedule == "oneshot" and trainer.current_epoch == self.prune_at
+        if due and self.last_update < 0:  # once: not again after a resume inside this epoch
+            self.last_update = trainer.global_step
+            self.prune_to(trainer, pl_module, self.sparsity)
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
         step = trainer.global_step
