@@ -17,6 +17,7 @@ from prunelab.interrupt import SaveOnInterrupt
 from prunelab.loggers import build_loggers
 from prunelab.module import Classifier
 from prunelab.network import build_network
+from prunelab.pruning.targets import prunable_parameters
 from prunelab.results import measure, print_table, write_results
 from prunelab.validate import validate
 
@@ -72,7 +73,8 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
     planned = [c.planned_epochs for c in pruning if getattr(c, "planned_epochs", None)]
     if planned:  # IMP-style methods decide the length of training: (levels + 1) x epochs per level
         trainer_args["max_epochs"] = planned[0]
-    for callback in pruning:  # a schedule that cannot fit is refused before any data is read
+    for callback in pruning:  # a typo'd glob or a schedule that cannot fit: refused before data
+        prunable_parameters(network, getattr(callback, "exclude", ()))
         if hasattr(callback, "check_plan"):
             callback.check_plan(trainer_args["max_epochs"])
     checkpoints = run_dir / "checkpoints"

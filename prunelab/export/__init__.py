@@ -1,0 +1,1 @@
+"""Using a pruned model: evaluation and export (dense, sparse, ONNX)."""

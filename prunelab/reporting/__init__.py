@@ -1,0 +1,1 @@
+"""Reports over many runs: grouping, seed statistics, tables and the standard figure."""

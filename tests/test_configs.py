@@ -1,0 +1,83 @@
+"""Every config file composes, and what it names can be built (constructors only, no training)."""
+
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from prunelab.config import choices, compose
+from prunelab.network import build_network
+from prunelab.train import _build, build_pruning
+
+SMALL_DATA = ("cifar10_mini", "cifar10", "cifar100")
+
+
+@pytest.fixture(scope="module")
+def tiny_folder(tmp_path_factory) -> Path:
+    """An ImageFolder tree with two classes of three 40x40 images in train/ and val/."""
+    root = tmp_path_factory.mktemp("folder")
+    for split in ("train", "val"):
+        for cls, colour in (("a", (255, 0, 0)), ("b", (0, 0, 255))):
+            (root / split / cls).mkdir(parents=True)
+            for i in range(3):
+                Image.new("RGB", (40, 40), colour).save(root / split / cls / f"{i}.png")
+    return root
+
+
+def test_groups_offer_the_documented_options():
+    assert {"resnet20", "resnet110", "vgg11", "vgg19", "resnet18", "resnet50", "vgg16_bn"} <= set(
+        choices("model")
+    )
+    assert set(SMALL_DATA) | {"imagenet", "imagefolder"} <= set(choices("data"))
+    assert {"none", "global_magnitude", "gmp"} <= set(choices("pruning"))
+
+
+def test_default_config_is_the_embedded_job():
+    cfg = compose()
+    assert cfg.data._target_.endswith("MiniCIFAR10DataModule")
+    assert cfg.model.depth == 20 and cfg.pruning.name == "none"
+    assert cfg.name == "resnet20-none"
+
+
+@pytest.mark.parametrize("option", choices("model"))
+def test_model_configs_build(option):
+    if option == "vgg16_bn":
+        pytest.skip("138M parameters: built once in tests/models/test_imagenet.py")
+    cfg = compose([f"model={option}", "data=cifar100"])
+    network = build_network(cfg.model)
+    assert network.fc.out_features == 100
+
+
+@pytest.mark.parametrize("option", choices("pruning"))
+def test_pruning_configs_build(option):
+    cfg = compose([f"pruning={option}"])
+    callbacks = build_pruning(cfg.pruning)
+    assert (callbacks == []) == (option == "none")
+
+
+@pytest.mark.parametrize("option", SMALL_DATA)
+def test_small_data_configs_build(option, tmp_path):
+    cfg = compose([f"data={option}", f"paths.data_dir={tmp_path}"])
+    datamodule = _build(cfg.data)
+    assert datamodule.num_classes == cfg.data.num_classes
+
+
+def test_imagefolder_config_builds(tiny_folder):
+    cfg = compose(["data=imagefolder", f"data.root={tiny_folder}", "data.num_classes=2"])
+    datamodule = _build(cfg.data)
+    assert datamodule.num_classes == 2
+
+
+@pytest.mark.parametrize("option", choices("experiment"))
+def test_experiment_configs_compose_and_build(option):
+    cfg = compose([f"experiment={option}"])
+    if cfg.data.get("root") in (None, "???") and "imagenet" in cfg.data._target_.lower():
+        pytest.skip("ImageNet experiments need data.root")
+    assert build_network(cfg.model) is not None
+    build_pruning(cfg.pruning)
+
+
+@pytest.mark.parametrize("option", [o for o in choices("trainer") if "ddp" not in o])
+def test_trainer_configs_compose(option):
+    cfg = compose([f"trainer={option}"])
+    assert cfg.trainer.max_epochs >= 1

@@ -1,0 +1,100 @@
+"""Whole runs on real images: the contract's files and keys, learning, repeatability."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from prunelab.results import CONTRACT_KEYS
+
+
+def test_one_epoch_on_the_embedded_set_learns(run_prunelab):
+    # One full epoch of the 5,000 embedded training images, evaluated on all 1,000 test images.
+    results, run_dir = run_prunelab(
+        [
+            "trainer.limit_train_batches=null",
+            "trainer.limit_test_batches=null",
+            "data.batch_size=64",
+        ]
+    )
+    on_disk = json.loads((run_dir / "results.json").read_text())
+    assert set(CONTRACT_KEYS) <= set(on_disk)
+    assert on_disk["stages"] == [] and on_disk["sparsity"] == 0.0
+    assert on_disk["params/total"] == on_disk["params/nonzero"] == 272_474
+    assert on_disk["macs/dense"] == on_disk["macs/nonzero"] > 40e6
+    # Chance is 0.10; with 1,000 test images its standard deviation is about 0.01.
+    assert on_disk["test/acc"] > 0.16, on_disk
+    assert (run_dir / "metrics.csv").is_file() and (run_dir / "checkpoints/last.ckpt").is_file()
+
+
+def test_same_seed_same_run(run_prunelab, tmp_path):
+    first, dir_a = run_prunelab(["seed=3"], run_dir=tmp_path / "a")
+    second, dir_b = run_prunelab(["seed=3"], run_dir=tmp_path / "b")
+    third, _ = run_prunelab(["seed=4"], run_dir=tmp_path / "c")
+    assert first["test/loss"] == second["test/loss"] and first["test/acc"] == second["test/acc"]
+    assert first["test/loss"] != third["test/loss"]
+    weights_a = torch.load(dir_a / "checkpoints/last.ckpt", weights_only=True)["state_dict"]
+    weights_b = torch.load(dir_b / "checkpoints/last.ckpt", weights_only=True)["state_dict"]
+    assert all(torch.equal(weights_a[k], weights_b[k]) for k in weights_a)
+
+
+def test_command_line_run_writes_the_contract(tmp_path):
+    env = {**os.environ, "WANDB_MODE": "offline"}
+    args = [
+        "trainer.max_epochs=1",
+        "trainer.limit_train_batches=2",
+        "trainer.limit_val_batches=1",
+        "trainer.limit_test_batches=1",
+        "data.batch_size=16",
+        "trainer.progress_bar=false",
+        "pruning=global_magnitude",
+        "pruning.sparsity=0.5",
+        f"hydra.run.dir={tmp_path}",
+    ]
+    proc = subprocess.run(
+        [sys.executable, "-m", "prunelab", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "test/acc" in proc.stdout  # the final results table
+    for path in (".hydra/config.yaml", "metrics.csv", "checkpoints/last.ckpt", "results.json"):
+        assert (tmp_path / path).is_file(), path
+    assert list((tmp_path / "wandb").glob("offline-run-*")), "W&B should run offline here"
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["sparsity"] == 0.5 and results["params/nonzero"] < results["params/total"]
+    assert results["macs/nonzero"] < results["macs/dense"]
+
+
+def test_imagenet_path_on_the_sample(run_prunelab, shared_data):
+    results, _ = run_prunelab(
+        [
+            "model=resnet18",
+            "data=imagenet",
+            f"data.root={shared_data / 'imagenet-sample'}",
+            "data.batch_size=4",
+            "data.num_workers=0",
+            "trainer.limit_train_batches=2",
+            "trainer.limit_val_batches=1",
+            "trainer.limit_test_batches=1",
+        ]
+    )
+    assert results["params/total"] == 11_689_512
+    assert "test/acc_top5" in results and 0 <= results["test/acc"] <= results["test/acc_top5"]
+    assert results["macs/dense"] > 1.8e9  # 224 px crops reach the network
+
+
+def test_a_head_that_does_not_fit_the_data_is_refused(tmp_path):
+    # The embedded set has 10 classes: a 100-class head is refused before training.
+    from prunelab.config import compose
+    from prunelab.errors import ConfigError
+    from prunelab.train import train
+
+    with pytest.raises(ConfigError, match="100"):
+        train(compose(["data.num_classes=100"]), tmp_path)
+    assert not (tmp_path / "checkpoints").exists()
