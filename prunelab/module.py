@@ -85,8 +85,10 @@ class Classifier(pl.LightningModule):
 
     def configure_optimizers(self):
         optimizer = build_optimizer(self.parameters(), self.optim_cfg)
-        steps = self.schedule_steps or self.trainer.estimated_stepping_batches
-        scheduler = build_scheduler(optimizer, self.sched_cfg, int(steps))
+        fit_steps = int(self.trainer.estimated_stepping_batches)
+        per_epoch = max(1, fit_steps // max(1, self.trainer.max_epochs or 1))
+        steps = self.schedule_steps or fit_steps
+        scheduler = build_scheduler(optimizer, self.sched_cfg, int(steps), per_epoch)
         return {
             "optimizer": optimizer,
             "lr_scheduler": {"scheduler": scheduler, "interval": "step"},

@@ -37,9 +37,15 @@ def build_optimizer(params, cfg: Mapping[str, Any]) -> torch.optim.Optimizer:
     raise ValueError(f"optim.name={name!r} is not one of {OPTIMIZERS}")
 
 
-def lr_factor(cfg: Mapping[str, Any], total_steps: int) -> Callable[[int], float]:
+def lr_factor(
+    cfg: Mapping[str, Any], total_steps: int, steps_per_epoch: int = 1
+) -> Callable[[int], float]:
     """The multiplier of the base learning rate at each optimizer step, for a schedule of
-    `total_steps` steps. Past the end it holds the final value (fine-tuning continues there)."""
+    `total_steps` steps. Past the end it holds the final value (fine-tuning continues there).
+
+    Multistep milestones are read in the unit `cfg.milestones_in`: `fraction` of the schedule
+    (default), `epochs` (times `steps_per_epoch`) or `steps`.
+    """
     name = cfg["name"]
     total = max(1, int(total_steps))
     warmup = int(cfg.get("warmup_steps", 0) or 0)
@@ -50,8 +56,11 @@ def lr_factor(cfg: Mapping[str, Any], total_steps: int) -> Callable[[int], float
     if name == "constant":
         return lambda step: warm(step, 1.0)
     if name == "multistep":
-        # Milestones <= 1 are fractions of the schedule; larger ones are absolute steps.
-        marks = [int(round(m * total)) if m <= 1 else int(m) for m in cfg["milestones"]]
+        unit = cfg.get("milestones_in", "fraction")
+        scale = {"fraction": total, "epochs": steps_per_epoch, "steps": 1}.get(unit)
+        if scale is None:
+            raise ValueError(f"sched.milestones_in={unit!r} is not one of fraction, epochs, steps")
+        marks = [int(round(m * scale)) for m in cfg["milestones"]]
         gamma = cfg.get("gamma", 0.1)
         return lambda step: warm(step, gamma ** sum(step >= m for m in marks))
     if name == "cosine":
@@ -75,6 +84,7 @@ def lr_factor(cfg: Mapping[str, Any], total_steps: int) -> Callable[[int], float
     raise ValueError(f"sched.name={name!r} is not one of {SCHEDULES}")
 
 
-def build_scheduler(optimizer, cfg: Mapping[str, Any], total_steps: int):
+def build_scheduler(optimizer, cfg: Mapping[str, Any], total_steps: int, steps_per_epoch: int = 1):
     """A per-step LambdaLR following `lr_factor`."""
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor(cfg, total_steps))
+    factor = lr_factor(cfg, total_steps, steps_per_epoch)
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)

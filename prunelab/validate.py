@@ -67,3 +67,11 @@ def validate(cfg: DictConfig) -> None:
     marks = list(cfg.sched.get("milestones") or [])
     if any(m <= 0 for m in marks) or marks != sorted(marks):
         raise ConfigError(f"sched.milestones={marks} must be positive and increasing")
+    unit = cfg.sched.get("milestones_in", "fraction")
+    if unit not in ("fraction", "epochs", "steps"):
+        raise ConfigError(f"sched.milestones_in={unit} is not one of fraction, epochs, steps")
+    if unit == "fraction" and any(m > 1 for m in marks):
+        raise ConfigError(
+            f"sched.milestones={marks} are fractions of training (<= 1); for epochs or steps "
+            "set sched.milestones_in=epochs|steps"
+        )
