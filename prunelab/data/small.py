@@ -37,6 +37,11 @@ def holdout_indices(num_train: int, holdout: int, seed: int) -> tuple[torch.Tens
     return order[:-holdout].sort().values, order[-holdout:].sort().values
 
 
+def eval_order(n: int) -> torch.Tensor:
+    """The fixed order of a test split's n files: position i holds file `eval_order(n)[i]`."""
+    return torch.randperm(n, generator=torch.Generator().manual_seed(0))
+
+
 class InMemoryDataModule(pl.LightningDataModule):
     """Base of small-image DataModules: subclasses set ``num_classes`` and implement ``load``.
 
@@ -94,6 +99,10 @@ class InMemoryDataModule(pl.LightningDataModule):
         (train_x, train_y), test, self.classes = self.load()
         if len(self.classes) != self.num_classes:
             raise ValueError(f"found {len(self.classes)} classes, expected {self.num_classes}")
+        # Files come sorted by class; one fixed shuffle (the same for every run and seed) makes
+        # any prefix, such as a quick run's limit_test_batches, a sample of every class.
+        order = eval_order(len(test[1]))
+        test = (test[0][order], test[1][order])
         self.test_data = test
         if self.val_split == "test":
             self.train_data, self.val_data = (train_x, train_y), test
