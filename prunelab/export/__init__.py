@@ -1,1 +1,23 @@
-"""Using a pruned model: evaluation and export (dense, sparse, ONNX)."""
+"""Using a pruned model: evaluation and export (dense, sparse, ONNX).
+
+`prunelab-eval` (`prunelab.export.eval_cli`) tests a checkpoint again; `prunelab-export`
+(`prunelab.export.export_cli`) writes it as a plain state_dict, a sparse file or ONNX.
+"""
+
+from prunelab.export.checkpoint import (
+    Checkpoint,
+    CheckpointError,
+    read_checkpoint,
+    restore_network,
+)
+from prunelab.export.sparse import bit_equal, load_sparse, save_sparse
+
+__all__ = [
+    "Checkpoint",
+    "CheckpointError",
+    "bit_equal",
+    "load_sparse",
+    "read_checkpoint",
+    "restore_network",
+    "save_sparse",
+]

@@ -1,0 +1,101 @@
+"""`prunelab-export`: write a checkpoint's pruned network as a dense state_dict, a sparse file or
+an ONNX graph, read it back to verify it, and record what was written in export.json."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from omegaconf import DictConfig
+
+from prunelab.errors import ConfigError
+from prunelab.export.checkpoint import read_checkpoint, restore_network
+from prunelab.export.onnx_io import check_onnx, export_onnx, onnx_max_error
+from prunelab.export.sparse import bit_equal, load_sparse, save_sparse
+from prunelab.results import print_table
+
+# Format -> default file name in the run directory.
+FORMATS = {"dense": "model.pt", "sparse": "model.sparse.pt", "onnx": "model.onnx"}
+ONNX_TOLERANCE = 1e-4  # largest |onnxruntime - PyTorch| logit difference accepted
+
+
+def tensor_bytes(state: Mapping[str, torch.Tensor]) -> int:
+    """The raw size of a state_dict's tensors (what a dense file must store at least)."""
+    return sum(t.numel() * t.element_size() for t in state.values())
+
+
+def _read_back(fmt: str, path: Path) -> dict[str, torch.Tensor]:
+    """The state_dict a dense or sparse file holds, read the way its users will read it."""
+    if fmt == "dense":
+        return torch.load(path, map_location="cpu", weights_only=True)
+    return load_sparse(path)
+
+
+def _write_state(fmt: str, state: dict[str, torch.Tensor], path: Path, verify: bool) -> dict:
+    """Write a dense or sparse file and, if asked, check that it reads back bit for bit."""
+    (torch.save if fmt == "dense" else save_sparse)(state, path)
+    if not verify:
+        return {}
+    restored = _read_back(fmt, path)
+    if restored.keys() != state.keys() or not all(bit_equal(restored[k], state[k]) for k in state):
+        raise RuntimeError(f"{path} does not read back to the exact weights")
+    return {f"{fmt}/round_trip": "bit-exact"}
+
+
+def _verify_onnx(path: Path, network: torch.nn.Module, input_shape: tuple[int, ...]) -> dict:
+    """Checker + onnxruntime comparison; a missing optional package is recorded, not fatal."""
+    info: dict[str, Any] = {}
+    try:
+        check_onnx(path)
+        info["onnx/checker"] = "passed"
+    except ImportError as exc:
+        info["onnx/checker"] = f"skipped: {exc}"
+    images = torch.randn((4, *input_shape), generator=torch.Generator().manual_seed(0))
+    try:
+        error = onnx_max_error(path, network, images)
+    except ImportError as exc:
+        info["onnx/max_abs_error"] = f"skipped: {exc}"
+        return info
+    if not error <= ONNX_TOLERANCE:
+        raise RuntimeError(f"{path}: onnxruntime differs from PyTorch by {error:.3g}")
+    info["onnx/max_abs_error"] = error
+    return info
+
+
+def export(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
+    """Export `cfg.ckpt_path` in `cfg.format` to `cfg.out` (default: in `run_dir`).
+
+    Returns the record written to `<run_dir>/export.json`: format, file, bytes, the raw size of
+    the dense tensors (`dense_bytes`) and the verification results.
+
+    Raises:
+        ConfigError: an unknown format.
+        CheckpointError: the checkpoint cannot be read or does not fit its model.
+        RuntimeError: the written file does not read back to the same network.
+    """
+    if cfg.format not in FORMATS:
+        raise ConfigError(f"format={cfg.format} is not one of {', '.join(FORMATS)}")
+    run_dir = Path(run_dir)
+    ckpt = read_checkpoint(cfg.ckpt_path)
+    network = restore_network(ckpt)
+    state = {k: v.detach().clone() for k, v in network.state_dict().items()}
+    out = Path(cfg.out) if cfg.get("out") else run_dir / FORMATS[cfg.format]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    info: dict[str, Any] = {"format": cfg.format, "file": str(out), "ckpt_path": str(ckpt.path)}
+    if cfg.format == "onnx":
+        size = int(cfg.get("input_size") or ckpt.config.get("data", {}).get("image_size") or 32)
+        export_onnx(network, (3, size, size), out, opset=int(cfg.get("opset", 17)))
+        if cfg.get("verify", True):
+            info.update(_verify_onnx(out, network, (3, size, size)))
+    else:
+        info.update(_write_state(cfg.format, state, out, verify=cfg.get("verify", True)))
+    info["bytes"] = out.stat().st_size
+    info["dense_bytes"] = tensor_bytes(state)
+    info["ratio"] = info["bytes"] / info["dense_bytes"]
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "export.json").write_text(json.dumps(info, indent=2) + "\n")
+    print_table(info, title=f"export  {ckpt.path}")
+    return info
