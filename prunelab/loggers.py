@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import netrc
 import os
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +42,7 @@ def build_loggers(cfg: Any, run_dir: Path, name: str, config: dict) -> list[Logg
             save_dir=str(run_dir),
             project=cfg.get("project", "prunelab"),
             entity=cfg.get("entity"),
-            group=cfg.get("group"),
+            group=cfg.get("group") or sweep_group(),
             mode=mode,
             offline=mode == "offline",
         )
@@ -49,3 +50,65 @@ def build_loggers(cfg: Any, run_dir: Path, name: str, config: dict) -> list[Logg
     for logger in loggers:
         logger.log_hyperparams(config)
     return loggers
+
+
+def sweep_group() -> str | None:
+    """The W&B group shared by the runs of one `prunelab -m` sweep; None outside a sweep.
+
+    It is the sweep folder's name, `<task>-<timestamp>` for `runs/<task>/multirun/<timestamp>`:
+    every job of a sweep (any launcher, any process) resolves the same folder.
+    """
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    if not HydraConfig.initialized() or HydraConfig.get().mode != RunMode.MULTIRUN:
+        return None
+    folder = Path(HydraConfig.get().sweep.dir)
+    parts = [folder.parent.parent.name, folder.name] if folder.parent.name == "multirun" else []
+    return "-".join(p for p in parts if p) or folder.name
+
+
+def _numbers(results: Mapping[str, Any]) -> dict[str, float | int]:
+    return {
+        k: v for k, v in results.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
+    }
+
+
+def _table(rows: Sequence[Mapping[str, Any]]):
+    """A W&B Table with one column per key (first-seen order) and one row per mapping."""
+    import wandb
+
+    columns = list(dict.fromkeys(k for row in rows for k in row))
+    return wandb.Table(columns=columns, data=[[row.get(k) for k in columns] for row in rows])
+
+
+def _log_wandb_final(logger: WandbLogger, results: Mapping[str, Any], plots: Iterable[Path]):
+    """The final figures into the run summary, the results (and stages) as W&B Tables, and the
+    run's plots as images."""
+    import wandb
+
+    run = logger.experiment
+    run.summary.update(_numbers(results))
+    tables = {"results": _table([_numbers(results)])}
+    if results.get("stages"):
+        tables["stages"] = _table(results["stages"])
+    images = {f"plots/{p.stem}": wandb.Image(str(p)) for p in plots}
+    run.log({**tables, **images})
+
+
+def log_final(loggers: Sequence[Logger], results: Mapping[str, Any], plots_dir: Path) -> None:
+    """Send a run's final figures to every logger, then close them (call on rank 0 only).
+
+    Every logger gets the numbers of `results` as metrics; W&B also gets them in the run summary,
+    the results and per-stage tables as W&B Tables and the PNGs of `plots_dir` as images. W&B
+    runs are finished here, so the next job of an in-process sweep starts a run of its own.
+    """
+    plots = sorted(Path(plots_dir).glob("*.png"))
+    for logger in loggers:
+        logger.log_metrics(_numbers(results))
+        if isinstance(logger, WandbLogger):
+            _log_wandb_final(logger, results, plots)
+        logger.finalize("success")
+    for logger in loggers:
+        if isinstance(logger, WandbLogger):
+            logger.experiment.finish()

@@ -12,9 +12,10 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import ModelCheckpoint, RichProgressBar
 
+from prunelab.ddp import ddp_job
 from prunelab.errors import ConfigError
 from prunelab.interrupt import SaveOnInterrupt
-from prunelab.loggers import build_loggers
+from prunelab.loggers import build_loggers, log_final
 from prunelab.module import Classifier
 from prunelab.network import build_network
 from prunelab.pruning.targets import prunable_parameters
@@ -93,23 +94,27 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
         enable_progress_bar=any(isinstance(c, RichProgressBar) for c in callbacks),
         use_distributed_sampler=False,  # prunelab samplers shard by rank, deterministically
     )
-    trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
     results: dict[str, Any] = {}
-    if cfg.test_after_fit:
-        (tested,) = trainer.test(module, datamodule=datamodule, verbose=False)
-        results.update({k: float(v) for k, v in tested.items()})
+    with ddp_job(trainer):  # DDP ranks started for this run run this job, and end with it
+        trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
+        # The last validation's figures, read before test() replaces callback_metrics.
+        validated = {
+            f"final/{k}": float(v)
+            for k, v in trainer.callback_metrics.items()
+            if k.startswith("val/") and v.numel() == 1
+        }
+        if cfg.test_after_fit:
+            (tested,) = trainer.test(module, datamodule=datamodule, verbose=False)
+            results.update({k: float(v) for k, v in tested.items()})
     size = getattr(datamodule, "image_size", 32)
     exclude = next((c.exclude for c in pruning if hasattr(c, "exclude")), ())
     results.update(measure(module.network, (3, size, size), exclude))
     results["stages"] = next((c.stages for c in pruning if hasattr(c, "stages")), [])
-    for key, value in trainer.callback_metrics.items():
-        if key.startswith("val/") and value.numel() == 1:
-            results.setdefault(f"final/{key}", float(value))
+    for key, value in validated.items():
+        results.setdefault(key, value)
     results["wall_time_s"] = time.perf_counter() - started
     if trainer.is_global_zero:
         write_results(run_dir / "results.json", results)
         print_table(results, title=f"{cfg.name}  ({run_dir})")
-        for logger in trainer.loggers:
-            logger.log_metrics({k: v for k, v in results.items() if not isinstance(v, list)})
-            logger.finalize("success")
+        log_final(trainer.loggers, results, run_dir / "plots")
     return results

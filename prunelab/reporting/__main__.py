@@ -1,0 +1,5 @@
+import sys
+
+from prunelab.reporting.cli import main
+
+sys.exit(main())

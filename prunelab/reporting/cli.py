@@ -1,0 +1,94 @@
+"""`prunelab-report PATH...`: the table and the figure of every run under the paths."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+
+from prunelab.reporting.figure import accuracy_figure
+from prunelab.reporting.points import run_points
+from prunelab.reporting.runs import ReportError, find_runs
+from prunelab.reporting.summary import Row, print_rows, summarize, write_csv, write_markdown
+
+PROG = "prunelab-report"
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog=PROG,
+        description="Group runs by method and target sparsity, average over seeds "
+        "(mean ± sample std), print the table, and write it as CSV and Markdown with the "
+        "figure of test accuracy against remaining weights.",
+        epilog="Multi-stage runs (IMP, SAP) contribute one point per stage. "
+        "Files: report.csv, report.md, report.png in --out.",
+    )
+    p.add_argument("paths", nargs="+", type=Path, help="run directories or folders above them")
+    p.add_argument(
+        "--out", type=Path, help="folder for report.csv/.md/.png (default: the first PATH)"
+    )
+    p.add_argument(
+        "--by",
+        action="append",
+        default=[],
+        metavar="KEY",
+        help="also split groups by this config key, e.g. pruning.allocation (repeatable)",
+    )
+    return p
+
+
+def _warn(message: str) -> None:
+    print(f"{PROG}: warning: {message}", file=sys.stderr)
+
+
+def _check_replicates(rows: Sequence[Row]) -> None:
+    for row in rows:
+        repeated = sorted(str(s) for s, n in Counter(row.seeds).items() if n > 1)
+        if repeated:
+            _warn(
+                f"{row.label} at sparsity {row.target:g} has seed(s) {', '.join(repeated)} "
+                "more than once: the same run twice, or runs that differ in a key the report "
+                "does not group by (split them with --by KEY)"
+            )
+
+
+def report(paths: Sequence[Path], out: Path, by: Sequence[str] = ()) -> list[Row]:
+    """Read the runs, print the table and write report.csv, report.md and report.png to `out`.
+
+    Raises:
+        ReportError: a path is missing or holds no finished run, or a `by` key is in no run.
+    """
+    runs, unfinished = find_runs(paths)
+    if unfinished:
+        _warn(
+            f"skipped {len(unfinished)} unfinished run(s) without results.json, "
+            f"e.g. {unfinished[0]}"
+        )
+    for key in by:  # a misspelt key would silently put every run in one group
+        if all(run.get(key) is None for run in runs):
+            raise ReportError(f"--by {key}: no run's config has this key")
+    rows = summarize(point for run in runs for point in run_points(run, by))
+    _check_replicates(rows)
+    out.mkdir(parents=True, exist_ok=True)
+    print_rows(rows, by)
+    written = [
+        write_csv(rows, out / "report.csv", by),
+        write_markdown(rows, out / "report.md", by),
+        accuracy_figure(rows, out / "report.png"),
+    ]
+    print(f"{len(runs)} runs, {len(rows)} groups -> " + ", ".join(map(str, written)))
+    return rows
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of `prunelab-report` and `python -m prunelab.reporting`."""
+    args = parser().parse_args(argv)
+    out = args.out or (args.paths[0] if args.paths[0].is_dir() else Path.cwd())
+    try:
+        report(args.paths, out, args.by)
+    except ReportError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 2
+    return 0

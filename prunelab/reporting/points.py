@@ -1,0 +1,96 @@
+"""The grouping rules: which (method, sparsity) points a run contributes to a report.
+
+- **method** is the run's `pruning.name` (`none` for dense runs); extra config keys given with
+  `by` (e.g. `pruning.allocation`, `model.depth`) split methods further.
+- **single-stage runs** give one point at their *target* sparsity: the config's
+  `pruning.sparsity`, 0 for dense runs, else the measured sparsity rounded to 3 decimals. The
+  point carries the run's final `test/acc`, `test/loss` and measured `sparsity`, `params/nonzero`,
+  `macs/nonzero`.
+- **multi-stage runs** (IMP, SAP: results.json has `stages`, each with `sparsity` and
+  `test/acc`) give one point per stage, at that stage's measured sparsity rounded to 4 decimals
+  (levels of one schedule hit the same counts for every seed); the run's final figures are not
+  added again, since they are its last stage.
+- points of one method at one sparsity are the replicates that a report averages; `seed` tells
+  them apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from prunelab.reporting.runs import Run
+
+# Figures a point may carry, from results.json or from one of its stages.
+FIGURES = ("test/acc", "test/loss", "sparsity", "params/nonzero", "macs/nonzero")
+TARGET_DECIMALS = 3  # single-stage runs without a configured target: measured sparsity, rounded
+STAGE_DECIMALS = 4  # multi-stage runs: each stage's measured sparsity, rounded
+
+
+@dataclass(frozen=True)
+class Point:
+    """One run's (or one stage's) figures at one (method, sparsity) group."""
+
+    method: str
+    target: float  # the group's sparsity: configured target, or rounded measured stage sparsity
+    seed: Any
+    figures: dict[str, float] = field(default_factory=dict)
+    split: tuple[tuple[str, Any], ...] = ()  # the `by` keys and this run's values
+    source: str = ""  # run directory (and stage), for messages
+
+    @property
+    def key(self) -> tuple:
+        """What points share to be averaged together."""
+        return (self.method, self.split, self.target)
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value)
+
+
+def _figures(source: Mapping[str, Any]) -> dict[str, float]:
+    found = {k: _number(source.get(k)) for k in FIGURES}
+    return {k: v for k, v in found.items() if v is not None}
+
+
+def _stages(results: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    stages = results.get("stages") or []
+    complete = all(
+        isinstance(s, Mapping) and _number(s.get("sparsity")) is not None and "test/acc" in s
+        for s in stages
+    )
+    return list(stages) if complete else []
+
+
+def _target(run: Run) -> float:
+    configured = _number(run.get("pruning.sparsity"))
+    if configured is not None:
+        return configured
+    if run.get("pruning.name") == "none":
+        return 0.0
+    return round(float(run.results.get("sparsity") or 0.0), TARGET_DECIMALS)
+
+
+def run_points(run: Run, by: Sequence[str] = ()) -> list[Point]:
+    """The points `run` contributes, by the rules of this module's docstring."""
+    method = str(run.get("pruning.name", "unknown"))
+    split = tuple((key, run.get(key)) for key in by)
+    seed = run.get("seed")
+    stages = _stages(run.results)
+    if not stages:
+        figures = _figures(run.results)
+        return [Point(method, _target(run), seed, figures, split, str(run.path))]
+    return [
+        Point(
+            method,
+            round(float(stage["sparsity"]), STAGE_DECIMALS),
+            seed,
+            _figures(stage),
+            split,
+            f"{run.path} stage {stage.get('stage', i)}",
+        )
+        for i, stage in enumerate(stages)
+    ]
