@@ -10,6 +10,8 @@ import pytorch_lightning as pl
 from prunelab.callbacks.masked import MaskedTraining
 
 from prunelab.errors import ConfigError
+from prunelab.pruning.allocation import round_to_total
+from prunelab.pruning.masks import ones_masks
 from prunelab.pruning.policy import check_allocation, keep_counts
 from prunelab.pruning.schedule import cubic_schedule
 from prunelab.pruning.scores import magnitude
@@ -78,20 +80,55 @@ class GlobalMagnitudePruning(MaskedTraining):
         """Refuse a schedule that does not fit in `max_epochs` of training."""
         if max_epochs is None or max_epochs < 0:
             return
-        last = self.prune_at if self.schedule == "oneshot" else (self.end_epoch or max_epochs)
-        name = "prune_at" if self.schedule == "oneshot" else "end_epoch"
-        if last > max_epochs or (self.schedule == "oneshot" and last >= max_epochs):
+        # Pruning happens at the start of an epoch, so that epoch must exist: prune_at and
+        # start_epoch must be < max_epochs; the gradual schedule must end by max_epochs.
+        first = self.prune_at if self.schedule == "oneshot" else self.start_epoch
+        name = "prune_at" if self.schedule == "oneshot" else "start_epoch"
+        if first >= max_epochs:
             raise ConfigError(
-                f"pruning.{name}={last} does not fit in trainer.max_epochs={max_epochs}"
+                f"pruning.{name}={first} does not fit in trainer.max_epochs={max_epochs}: "
+                f"it must be below max_epochs"
             )
+        if (
+            self.schedule == "gradual"
+            and self.end_epoch is not None
+            and self.end_epoch > max_epochs
+        ):
+            raise ConfigError(
+                f"pruning.end_epoch={self.end_epoch} does not fit in "
+                f"trainer.max_epochs={max_epochs}: it must be at most max_epochs"
+            )
+
+    def check_feasible(self) -> None:
+        """Refuse a minimum threshold that no allocation at the target sparsity can honour.
+
+        Only layer sizes matter (layers below M stay dense, the others keep at least M), so
+        this is decided by the weights at hand, before any training step.
+        """
+        if not self.min_threshold:
+            return
+        try:
+            keep_counts(
+                "global",
+                magnitude(self._params),
+                ones_masks(self._params),
+                self.sparsity,
+                self.min_threshold,
+            )
+        except ValueError as exc:
+            raise ConfigError(f"pruning.min_threshold={self.min_threshold}: {exc}") from exc
 
     # -- pruning ---------------------------------------------------------------------------------
     def prune_to(self, trainer: pl.Trainer, pl_module: pl.LightningModule, target: float) -> None:
         """Shrink the masks to exactly `target` sparsity by magnitude under the allocation."""
-        counts = keep_counts(
-            self.allocation, magnitude(self._params), self.masks, target, self.min_threshold
-        )
-        self.set_masks(trainer, pl_module, select(magnitude(self._params), self.masks, counts))
+        scores = magnitude(self._params)
+        counts = keep_counts(self.allocation, scores, self.masks, target, self.min_threshold)
+        active = {n: int(m.sum()) for n, m in self.masks.items()}
+        if any(counts[n] > active[n] for n in counts):
+            # ERK's per-layer rounding is not monotone in the sparsity: a layer can be owed one
+            # weight more than it still has. Cap it; the surplus goes to layers with room.
+            counts = round_to_total(counts, sum(counts.values()), caps=active)
+        self.set_masks(trainer, pl_module, select(scores, self.masks, counts))
 
     def steps_per_epoch(self, trainer: pl.Trainer) -> int:
         """Optimizer steps in one epoch (batches / accumulation, the last partial one included)."""
@@ -111,8 +148,10 @@ class GlobalMagnitudePruning(MaskedTraining):
         super().setup(trainer, pl_module, stage)
         if stage == "fit":
             self.check_plan(trainer.max_epochs)
+            self.check_feasible()
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        super().on_train_start(trainer, pl_module)
         if self.schedule == "gradual":
             self.plan = self.build_plan(trainer)
 

@@ -17,15 +17,7 @@ import torch
 from pytorch_lightning.utilities import rank_zero_warn
 
 from prunelab.plotting import layer_density_bars
-from prunelab.pruning.masks import (
-    apply_masks,
-    densities,
-    is_subset,
-    ones_masks,
-    sparsity,
-    validate_masks,
-    zero_momentum,
-)
+from prunelab.pruning.masks import densities, is_subset, ones_masks, sparsity, validate_masks
 from prunelab.pruning.targets import prunable_parameters
 
 
@@ -50,6 +42,16 @@ class MaskedTraining(pl.Callback):
         self.stages: list[dict[str, Any]] = []
         self._params: dict[str, torch.nn.Parameter] = {}
         self._last_step = -1
+
+    @property
+    def masks(self) -> dict[str, torch.Tensor] | None:
+        """Parameter name -> bool mask (True = kept), on the parameter's device; None before fit."""
+        return self._masks
+
+    @masks.setter
+    def masks(self, masks: dict[str, torch.Tensor] | None) -> None:
+        self._masks = masks
+        self._pairs: list[tuple[torch.nn.Parameter, torch.Tensor]] | None = None  # enforce's cache
 
     # -- the mask mechanics every method shares ------------------------------------------------
     def params(self, pl_module: pl.LightningModule) -> dict[str, torch.nn.Parameter]:
@@ -77,13 +79,27 @@ class MaskedTraining(pl.Callback):
         self.enforce(trainer)
         self.report(trainer)
 
+    @torch.no_grad()
     def enforce(self, trainer: pl.Trainer) -> None:
-        """Zero pruned weights and the optimizer state at their positions, in place."""
+        """Zero pruned weights and the optimizer state at their positions, in place.
+
+        The hot path (once per optimizer step), so it walks a cached (weight, mask) list and
+        inverts each mask once for the weight and all its optimizer state. Same effect as
+        `apply_masks` + `zero_momentum`: every state tensor shaped like its weight (SGD's
+        momentum, Adam's moments) is zeroed at pruned positions; scalar state is left alone.
+        """
         if self.masks is None:
             return
-        apply_masks(self._params, self.masks)
-        for optimizer in trainer.optimizers:
-            zero_momentum(optimizer, self._params, self.masks)
+        if self._pairs is None:  # rebuilt whenever `masks` is reassigned or `setup` runs
+            self._pairs = [(self._params[n], m) for n, m in self.masks.items()]
+        states = [optimizer.state for optimizer in trainer.optimizers]
+        for param, mask in self._pairs:
+            pruned = ~mask  # masked_fill_, not a multiply: a NaN/inf weight becomes exactly 0
+            param.masked_fill_(pruned, 0.0)
+            for state in states:
+                for value in state.get(param, {}).values():
+                    if torch.is_tensor(value) and value.shape == param.shape:
+                        value.masked_fill_(pruned.to(value.device), 0)
 
     def report(self, trainer: pl.Trainer) -> dict[str, float]:
         """Log total and per-layer density; warn about layers that have (nearly) collapsed."""
@@ -103,15 +119,29 @@ class MaskedTraining(pl.Callback):
         return {n: m.cpu() for n, m in self.masks.items()}
 
     # -- Lightning hooks -----------------------------------------------------------------------
-    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
-        self._params = self.params(pl_module)
-
-    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        # Runs after a checkpoint's weights and masks were restored: enforce them at once.
+    def _place_masks(self) -> None:
+        """Start from all-ones masks, or check restored ones and move them to the weights."""
         if self.masks is None:
             self.masks = ones_masks(self._params)
         validate_masks(self.masks, self._params)
-        self.masks = {n: m.to(self._params[n].device) for n, m in self.masks.items()}
+        if any(m.device != self._params[n].device for n, m in self.masks.items()):
+            self.masks = {n: m.to(self._params[n].device) for n, m in self.masks.items()}
+
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        self._params = self.params(pl_module)
+        self._pairs = None
+
+    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        # Runs after a checkpoint's weights and masks were restored: enforce them at once.
+        self._last_step = -1
+        self._place_masks()
+        self.enforce(trainer)
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        # Lightning restores the optimizer state (and, for some strategies, the callbacks) only
+        # after on_fit_start: enforce again so restored momentum is zero at pruned positions
+        # before the first forward.
+        self._place_masks()
         self.enforce(trainer)
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
