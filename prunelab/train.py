@@ -110,6 +110,8 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
     exclude = next((c.exclude for c in pruning if hasattr(c, "exclude")), ())
     results.update(measure(module.network, (3, size, size), exclude))
     results["stages"] = next((c.stages for c in pruning if hasattr(c, "stages")), [])
+    for callback in pruning:  # a method's own final figures, e.g. GraNet's best_val/acc
+        results.update(getattr(callback, "summary", {}))
     for key, value in validated.items():
         results.setdefault(key, value)
     results["wall_time_s"] = time.perf_counter() - started
