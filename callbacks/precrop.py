@@ -1,0 +1,189 @@
+"""PreCropping (Cai et al. 2022), our interpretation of ALGORITHMS.md section 5: train a physically
+narrower dense network instead of a masked one.
+
+In `setup`, before the optimizer exists, a pruning-at-init source gives per-layer densities at the
+target density; they become per-group channel counts (`prunelab.pruning.precrop`), the network is
+cut to them with Torch-Pruning's dependency graph, initialised afresh, and put in place of
+`pl_module.network`. Training then runs as usual, and everything measured after fit (parameters,
+MACs, speed) is the narrow network's.
+
+Checkpoints carry the channel plan under `checkpoint["prunelab_precrop"]` (and in this callback's
+state). On resume (`trainer.fit(ckpt_path=...)`) or evaluation with a checkpoint, the recorded plan
+is applied before the weights load: Lightning restores a callback's state only after the model's
+weights, so this callback wraps the module's `on_load_checkpoint`, which runs just before.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+from pytorch_lightning.utilities import rank_zero_warn
+from torch import nn
+
+from prunelab.callbacks.snip import check_density, training_batches
+from prunelab.errors import ConfigError
+from prunelab.plotting import layer_density_bars
+from prunelab.pruning.channels import PLAN_KEY, apply_plan
+from prunelab.pruning.layer_densities import SOURCES
+from prunelab.pruning.precrop import BUDGETS, precrop_plan, reinit_
+
+INITS = ("fresh", "inherit")
+
+
+class PreCropping(pl.Callback):
+    """Replace the network by a narrower dense one before training (structured pruning at init).
+
+    Args:
+        density: the budget: fraction of the prunable weights (`budget=params`) or of their MACs
+            (`budget=macs`) the narrow network keeps, in (0, 1].
+        source: per-layer densities from `snip`, `synflow`, `erk`, `uniform` or `convex`.
+        budget: `params` or `macs`.
+        exponent: channel keep ratio a = p ** exponent (0.5: the sqrt rule).
+        multiple: channel counts are multiples of this (8 or 16 suit CPU/GPU kernels; 1 = any).
+        batches: training batches for the `snip` source.
+        iterations: rounds of the `synflow` source.
+        init: `fresh` (initialise the narrow network anew, the paper's setting) or `inherit`
+            (keep the full network's initial values of the surviving channels).
+        plot: draw the kept fraction of channels per layer into `<default_root_dir>/plots`.
+    """
+
+    def __init__(
+        self,
+        density: float,
+        source: str = "snip",
+        budget: str = "params",
+        exponent: float = 0.5,
+        multiple: int = 1,
+        batches: int = 4,
+        iterations: int = 100,
+        init: str = "fresh",
+        plot: bool = True,
+    ) -> None:
+        check_density(density, batches)
+        for key, value, valid in (("source", source, SOURCES), ("budget", budget, BUDGETS)):
+            if value not in valid:
+                raise ConfigError(f"pruning.{key}={value!r} is not one of {', '.join(valid)}")
+        if init not in INITS:
+            raise ConfigError(f"pruning.init={init!r} is not one of {', '.join(INITS)}")
+        if not isinstance(exponent, (int, float)) or not 0 < exponent <= 1:
+            raise ConfigError(f"pruning.exponent={exponent!r} must be a number in (0, 1]")
+        if isinstance(multiple, bool) or not isinstance(multiple, int) or multiple < 1:
+            raise ConfigError(f"pruning.multiple={multiple!r} must be an integer >= 1")
+        if not isinstance(iterations, int) or iterations < 1:
+            raise ConfigError(f"pruning.iterations={iterations!r} must be an integer >= 1")
+        self.density, self.source, self.budget = float(density), source, budget
+        self.exponent, self.multiple = float(exponent), multiple
+        self.batches, self.iterations = batches, iterations
+        self.init, self.plot = init, plot
+        self.plan: dict[str, Any] | None = None
+        self._cropped: nn.Module | None = None  # the network this callback put in place
+        self._full: nn.Module | None = None  # full-width copy, kept until weights are restored
+
+    # -- the plan --------------------------------------------------------------------------------
+    def compute_plan(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> dict[str, Any]:
+        """The channel plan for the module's (full-width) network at this callback's settings."""
+        size = getattr(trainer.datamodule, "image_size", 32)
+        batches = training_batches(trainer, self.batches) if self.source == "snip" else ()
+        return precrop_plan(
+            pl_module.network,
+            (3, size, size),
+            self.density,
+            self.source,
+            self.budget,
+            self.exponent,
+            self.multiple,
+            batches=batches,
+            iterations=self.iterations,
+            device=trainer.strategy.root_device,
+        )
+
+    def install(
+        self, pl_module: pl.LightningModule, full: nn.Module, plan: dict, fresh: bool
+    ) -> None:
+        """Cut `full` to `plan` and make it the module's network."""
+        network = apply_plan(full, plan)
+        if fresh:
+            reinit_(network)
+        pl_module.network = network
+        self._cropped, self.plan = network, plan
+        self.report(pl_module.trainer)
+
+    def report(self, trainer: pl.Trainer) -> None:
+        """Log the budget reached and every layer's channel count; plot the kept fractions."""
+        plan = self.plan
+        achieved = plan.get("achieved", float("nan"))  # absent from hand-made plans
+        metrics = {"precrop/achieved": achieved}
+        metrics.update({f"precrop/channels/{n}": c for n, c in plan["channels"].items()})
+        for logger in trainer.loggers:
+            logger.log_metrics(metrics, step=trainer.global_step)
+        if self.plot and trainer.is_global_zero:
+            kept = {n: c / plan["widths"][n] for n, c in plan["channels"].items()}
+            title = f"PreCropping: channels kept, {plan.get('budget')} {achieved:.4f}"
+            path = Path(trainer.default_root_dir) / "plots" / "channels.png"
+            layer_density_bars(kept, path, title)
+
+    def before_weights_load(self, pl_module: pl.LightningModule, checkpoint: dict) -> None:
+        """Put the checkpoint's architecture in place before its weights are loaded."""
+        plan = checkpoint.get(PLAN_KEY)
+        cropped = self._cropped is not None and pl_module.network is self._cropped
+        if plan is None:
+            if cropped:
+                raise RuntimeError(
+                    f"the checkpoint has no channel plan ('{PLAN_KEY}'): it was not written by a "
+                    "PreCropping run, so its weights do not fit a cropped network"
+                )
+            return
+        settings = {k: plan.get(k) for k in ("source", "density", "budget")}
+        if settings != {"source": self.source, "density": self.density, "budget": self.budget}:
+            rank_zero_warn(f"the checkpoint was cropped with {settings}; its plan is used")
+        if cropped and plan["channels"] == self.plan["channels"]:
+            return
+        full = self._full if cropped else pl_module.network
+        if full is None:
+            raise RuntimeError("the full-width network is gone: cannot apply the checkpoint's plan")
+        self._full = None
+        self.install(pl_module, full, dict(plan), fresh=False)
+
+    # -- Lightning hooks -------------------------------------------------------------------------
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        if not isinstance(getattr(pl_module, "network", None), nn.Module):
+            raise RuntimeError("PreCropping replaces `pl_module.network`: keep the model there")
+        if not isinstance(pl_module.on_load_checkpoint, _PlanFirst):
+            pl_module.on_load_checkpoint = _PlanFirst(self, pl_module)
+        if stage != "fit" or pl_module.network is self._cropped:
+            return  # evaluation takes the plan from its checkpoint; test after fit is cropped
+        plan = self.compute_plan(trainer, pl_module) if trainer.is_global_zero else None
+        plan = trainer.strategy.broadcast(plan, src=0)
+        self._full = copy.deepcopy(pl_module.network)
+        self.install(pl_module, pl_module.network, plan, fresh=self.init == "fresh")
+
+    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._full = None  # any checkpoint has been restored by now
+
+    def on_save_checkpoint(self, trainer, pl_module, checkpoint: dict) -> None:
+        if self.plan is not None:
+            checkpoint[PLAN_KEY] = self.plan
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"plan": self.plan}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        plan = state_dict.get("plan")
+        if self.plan is not None and plan is not None and plan["channels"] != self.plan["channels"]:
+            raise RuntimeError("the checkpoint's callback state holds another channel plan")
+        self.plan = self.plan or plan
+
+
+class _PlanFirst:
+    """The module's `on_load_checkpoint`, preceded by `PreCropping.before_weights_load`."""
+
+    def __init__(self, callback: PreCropping, pl_module: pl.LightningModule) -> None:
+        self.callback, self.pl_module = callback, pl_module
+        self.original = pl_module.on_load_checkpoint
+
+    def __call__(self, checkpoint: dict) -> None:
+        self.callback.before_weights_load(self.pl_module, checkpoint)
+        self.original(checkpoint)
