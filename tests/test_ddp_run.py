@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from prunelab.callbacks import GlobalMagnitudePruning
 
+from prunelab.callbacks import GlobalMagnitudePruning
 from prunelab.errors import ConfigError
 from prunelab.pruning.allocation import keep_total
 
