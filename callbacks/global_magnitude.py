@@ -7,10 +7,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import pytorch_lightning as pl
-from prunelab.callbacks.masked import MaskedTraining
 
+from prunelab.callbacks.masked import MaskedTraining
 from prunelab.errors import ConfigError
-from prunelab.pruning.allocation import round_to_total
 from prunelab.pruning.masks import ones_masks
 from prunelab.pruning.policy import check_allocation, keep_counts
 from prunelab.pruning.schedule import cubic_schedule
@@ -123,11 +122,6 @@ class GlobalMagnitudePruning(MaskedTraining):
         """Shrink the masks to exactly `target` sparsity by magnitude under the allocation."""
         scores = magnitude(self._params)
         counts = keep_counts(self.allocation, scores, self.masks, target, self.min_threshold)
-        active = {n: int(m.sum()) for n, m in self.masks.items()}
-        if any(counts[n] > active[n] for n in counts):
-            # ERK's per-layer rounding is not monotone in the sparsity: a layer can be owed one
-            # weight more than it still has. Cap it; the surplus goes to layers with room.
-            counts = round_to_total(counts, sum(counts.values()), caps=active)
         self.set_masks(trainer, pl_module, select(scores, self.masks, counts))
 
     def steps_per_epoch(self, trainer: pl.Trainer) -> int:

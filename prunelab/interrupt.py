@@ -11,8 +11,9 @@ from pytorch_lightning.utilities import rank_zero_info
 class SaveOnInterrupt(pl.Callback):
     """On an exception during fit (KeyboardInterrupt included), save `<dirpath>/interrupted.ckpt`.
 
-    Resume with `ckpt_path=<dirpath>/interrupted.ckpt` (mid-epoch) or `last.ckpt` (the last
-    epoch boundary, which replays exactly the batches an uninterrupted run would have seen).
+    `ckpt_path=<dirpath>/last.ckpt` (the last epoch boundary) resumes exactly: it replays the
+    batches an uninterrupted run would have seen. `interrupted.ckpt` keeps the work done since,
+    but Lightning counts its partial epoch as done, so a resume from it is not bit-exact.
     """
 
     def __init__(self, dirpath: str | Path) -> None:

@@ -81,7 +81,14 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
     checkpoints = run_dir / "checkpoints"
     callbacks = [
         *pruning,
-        ModelCheckpoint(dirpath=checkpoints, save_last=True, save_top_k=0, every_n_epochs=1),
+        # last.ckpt after every epoch (Lightning writes save_last only beside a top-k save).
+        ModelCheckpoint(
+            dirpath=checkpoints,
+            filename="last",
+            save_top_k=1,
+            every_n_epochs=1,
+            enable_version_counter=False,
+        ),
         SaveOnInterrupt(checkpoints),
     ]
     if trainer_args.pop("progress_bar", True):

@@ -54,11 +54,17 @@ def erk_densities(shapes: Mapping[str, Sequence[int]], density: float) -> dict[s
     return {n: 1.0 if n in dense else eps * sum(s) / math.prod(s) for n, s in shapes.items()}
 
 
-def erk_counts(shapes: Mapping[str, Sequence[int]], sparsity: float) -> dict[str, int]:
+def erk_counts(
+    shapes: Mapping[str, Sequence[int]],
+    sparsity: float,
+    caps: Mapping[str, int] | None = None,
+) -> dict[str, int]:
     """ERK keep counts whose total is exactly keep_total(N, sparsity).
 
     Dense layers keep everything; the remaining kept weights are shared among the other layers in
-    exact proportion to their sum of dims (largest remainder rounding, never above a layer's size).
+    exact proportion to their sum of dims (largest remainder rounding, never above a layer's size
+    or its entry in `caps`, e.g. its active weights, since masks only shrink: ERK's rounding is
+    not monotone in the sparsity, so a layer can be owed one weight more than it still has).
     Takes a sparsity, like every other `*_counts` function.
     """
     numel = {n: math.prod(s) for n, s in shapes.items()}
@@ -69,4 +75,5 @@ def erk_counts(shapes: Mapping[str, Sequence[int]], sparsity: float) -> dict[str
     dims = {n: sum(shapes[n]) for n in free}
     quotas: dict[str, Fraction] = {n: Fraction(numel[n]) for n in dense}
     quotas.update({n: Fraction(left * dims[n], sum(dims.values())) for n in free})
-    return round_to_total({n: quotas[n] for n in shapes}, target, caps=numel)
+    limits = {n: min(numel[n], caps[n]) if caps else numel[n] for n in shapes}
+    return round_to_total({n: quotas[n] for n in shapes}, target, caps=limits)

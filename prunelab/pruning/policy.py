@@ -45,7 +45,8 @@ def keep_counts(
     if allocation == "layerwise":
         return layerwise_counts(masks, sparsity)
     if allocation == "erk":
-        return erk_counts({n: tuple(m.shape) for n, m in masks.items()}, sparsity)
+        active = {n: int(m.sum()) for n, m in masks.items()}
+        return erk_counts({n: tuple(m.shape) for n, m in masks.items()}, sparsity, caps=active)
     if min_threshold:
         return mt_counts(scores, masks, sparsity, min_threshold)
     return global_counts(scores, masks, sparsity)
