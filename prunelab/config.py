@@ -10,7 +10,18 @@ from omegaconf import DictConfig
 
 CONFIG_MODULE = "prunelab.conf"
 CONFIG_PATH = f"pkg://{CONFIG_MODULE}"
-GROUPS = ("data", "model", "optim", "sched", "pruning", "trainer", "logger", "paths", "experiment")
+GROUPS = (
+    "data",
+    "model",
+    "optim",
+    "sched",
+    "pruning",
+    "monitor",
+    "trainer",
+    "logger",
+    "paths",
+    "experiment",
+)
 
 
 def config_dir() -> Path:

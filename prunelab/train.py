@@ -36,8 +36,15 @@ def _build(node: DictConfig) -> Any:
 
 def build_pruning(cfg: DictConfig) -> list[pl.Callback]:
     """The pruning method's callbacks: none for `pruning=none`."""
-    node = OmegaConf.masked_copy(cfg, [k for k in cfg if k != "name"])
-    return [_build(node)] if "_target_" in node else []
+    node = OmegaConf.to_container(cfg, resolve=True)  # resolved first: `${seed}` may appear
+    node.pop("name", None)
+    return [_build(OmegaConf.create(node))] if "_target_" in node else []
+
+
+def build_monitors(cfg: DictConfig | None) -> list[pl.Callback]:
+    """Measurement callbacks of the `monitor` group (e.g. the PQ index), for any method."""
+    nodes = OmegaConf.to_container(cfg, resolve=True) if cfg else {}
+    return [_build(OmegaConf.create(node)) for node in nodes.values()]
 
 
 def run_config(cfg: DictConfig) -> dict:
@@ -61,6 +68,7 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
     except (ValueError, FileNotFoundError) as exc:
         raise ConfigError(str(exc)) from exc
     pruning = build_pruning(cfg.pruning)
+    monitors = build_monitors(cfg.get("monitor"))
     config = run_config(cfg)
     module = Classifier(
         network,
@@ -81,6 +89,7 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
     checkpoints = run_dir / "checkpoints"
     callbacks = [
         *pruning,
+        *monitors,
         # last.ckpt after every epoch (Lightning writes save_last only beside a top-k save).
         ModelCheckpoint(
             dirpath=checkpoints,

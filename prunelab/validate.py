@@ -11,7 +11,17 @@ from prunelab.errors import ConfigError
 from prunelab.optim import OPTIMIZERS, SCHEDULES
 
 # Config groups a user picks an option of on the command line (`model=vgg16`).
-CHOICE_GROUPS = ("data", "model", "optim", "sched", "pruning", "trainer", "logger", "experiment")
+CHOICE_GROUPS = (
+    "data",
+    "model",
+    "optim",
+    "sched",
+    "pruning",
+    "monitor",
+    "trainer",
+    "logger",
+    "experiment",
+)
 
 
 def check_overrides(overrides: Sequence[str]) -> None:

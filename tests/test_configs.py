@@ -81,3 +81,24 @@ def test_experiment_configs_compose_and_build(option):
 def test_trainer_configs_compose(option):
     cfg = compose([f"trainer={option}"])
     assert cfg.trainer.max_epochs >= 1
+
+
+def test_monitor_group_adds_measurement_callbacks():
+    from prunelab.callbacks import PQIndexMonitor
+    from prunelab.train import build_monitors
+
+    assert build_monitors(compose().monitor) == []
+    (monitor,) = build_monitors(compose(["pruning=imp", "monitor=pq_index"]).monitor)
+    assert isinstance(monitor, PQIndexMonitor) and (monitor.p, monitor.q) == (0.5, 1.0)
+
+
+def test_pruning_config_may_interpolate_top_level_keys():
+    from omegaconf import OmegaConf
+
+    cfg = compose(["seed=7"])
+    node = OmegaConf.create(
+        {"pruning": {"name": "gmp", "_target_": "builtins.dict", "s": "${seed}"}}
+    )
+    cfg.pruning = node.pruning
+    (built,) = build_pruning(cfg.pruning)
+    assert built == {"s": 7}

@@ -1,0 +1,122 @@
+"""IMP from plain Lightning code: resume in the middle of level 2 reproduces the uninterrupted run
+bit for bit, and a user's own LightningModule (no `.network`) works with its own schedule."""
+
+import pytest
+import pytorch_lightning as pl
+import torch
+from pytorch_lightning.callbacks import ModelCheckpoint
+from torch import nn
+
+from prunelab.callbacks.imp import IterativeMagnitudePruning
+from prunelab.data import InMemoryDataModule
+from prunelab.errors import ConfigError
+from prunelab.module import Classifier
+from prunelab.pruning import keep_total
+
+EPOCHS = 2  # per level: levels 0, 1, 2 are epochs 0-1, 2-3, 4-5
+
+
+class Synthetic(InMemoryDataModule):
+    """64 train / 32 test random 8x8 images of 4 classes: deterministic per (seed, epoch)."""
+
+    num_classes = 4
+
+    def load(self):
+        gen = torch.Generator().manual_seed(0)
+        images = torch.randint(0, 256, (96, 3, 8, 8), dtype=torch.uint8, generator=gen)
+        labels = torch.randint(0, 4, (96,), generator=gen)
+        return (images[:64], labels[:64]), (images[64:], labels[64:]), list("abcd")
+
+
+def tiny_net() -> nn.Module:
+    return nn.Sequential(
+        nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(),
+        nn.Conv2d(8, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 4),
+    )  # fmt: skip
+
+
+def trainer_for(imp, root, *extra):
+    # Every epoch's checkpoint is kept: a crash after epoch e leaves the one of epoch e.
+    checkpoint = ModelCheckpoint(dirpath=root / "checkpoints", save_top_k=-1)
+    return pl.Trainer(
+        max_epochs=imp.planned_epochs, callbacks=[imp, checkpoint, *extra], logger=False,
+        default_root_dir=str(root), enable_progress_bar=False, enable_model_summary=False,
+        use_distributed_sampler=False, accelerator="cpu", num_sanity_val_steps=0,
+    )  # fmt: skip
+
+
+def run(root, resume=None, init_seed=0):
+    pl.seed_everything(init_seed, verbose=False)
+    optim = {"name": "sgd", "lr": 0.1, "momentum": 0.9, "weight_decay": 1e-4}
+    module = Classifier(tiny_net(), 4, optim, {"name": "multistep", "milestones": [0.5]})
+    imp = IterativeMagnitudePruning(2, EPOCHS, rewind="step:3", control="random_prune", seed=7)
+    trainer_for(imp, root).fit(
+        module, datamodule=Synthetic(batch_size=16, seed=0), ckpt_path=resume
+    )
+    return module, imp
+
+
+@pytest.mark.parametrize("epoch", [2 * EPOCHS - 1, 2 * EPOCHS])  # level boundary, mid level 2
+def test_resume_equals_uninterrupted(tmp_path, epoch):
+    whole, imp_whole = run(tmp_path / "whole")
+    (saved,) = (tmp_path / "whole" / "checkpoints").glob(f"epoch={epoch}-*.ckpt")
+    # A different init seed: everything that matters must come from the checkpoint.
+    resumed, imp_resumed = run(tmp_path / "resumed", resume=saved, init_seed=123)
+    assert imp_resumed.level == imp_whole.level == 2
+    for name, mask in imp_whole.masks.items():
+        assert torch.equal(mask, imp_resumed.masks[name]), name
+    expected = whole.network.state_dict()
+    for name, value in resumed.network.state_dict().items():
+        assert torch.equal(value, expected[name]), name
+    assert [s["stage"] for s in imp_resumed.stages] == [0, 1, 2]
+    assert imp_resumed.stages == imp_whole.stages
+
+
+class UserModule(pl.LightningModule):
+    """A user's own module: layers as attributes, own optimizer and per-epoch schedule."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 6, 3, padding=1)
+        self.bn = nn.BatchNorm2d(6)
+        self.head = nn.Linear(6, 4)
+
+    def forward(self, x):
+        return self.head(torch.relu(self.bn(self.conv(x))).mean((2, 3)))
+
+    def training_step(self, batch, batch_idx):
+        return nn.functional.cross_entropy(self(batch[0]), batch[1])
+
+    def validation_step(self, batch, batch_idx):
+        self.log("val/acc", (self(batch[0]).argmax(1) == batch[1]).float().mean())
+
+    def configure_optimizers(self):
+        optimizer = torch.optim.SGD(self.parameters(), lr=0.05, momentum=0.9)
+        scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.5)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler}}
+
+
+def test_users_own_module_and_trainer(tmp_path):
+    pl.seed_everything(0, verbose=False)
+    imp = IterativeMagnitudePruning(levels=2, epochs_per_level=2, fraction=0.5)
+    with pytest.raises(ConfigError, match=r"max_epochs=5.*Trainer\(max_epochs=6\)"):
+        pl.Trainer(max_epochs=5, callbacks=[imp], logger=False, enable_progress_bar=False).fit(
+            UserModule(), datamodule=Synthetic(batch_size=16)
+        )
+    module, imp = UserModule(), IterativeMagnitudePruning(2, 2, fraction=0.5)
+    lrs = []
+
+    class LearningRates(pl.Callback):
+        def on_train_epoch_start(self, trainer, pl_module):
+            lrs.append(trainer.optimizers[0].param_groups[0]["lr"])
+
+    trainer = trainer_for(imp, tmp_path, LearningRates())
+    trainer.fit(module, datamodule=Synthetic(batch_size=16))
+    assert list(imp.masks) == ["conv.weight", "head.weight"]  # the module itself, no .network
+    n = 6 * 3 * 9 + 4 * 6
+    assert sum(int(m.sum()) for m in imp.masks.values()) == keep_total(n, 1 - 0.5**2)
+    assert lrs == [0.05, 0.025] * 3  # the per-epoch schedule replayed from its start per level
+    assert [s["stage"] for s in imp.stages] == [0, 1, 2]
+    assert all(0 <= s["test/acc"] <= 1 and s["best_val/acc"] is not None for s in imp.stages)
+    assert (tmp_path / "plots" / "accuracy_vs_density.png").is_file()
