@@ -210,11 +210,17 @@ class LevelPruning(MaskedTraining):
             self.start_level(trainer, pl_module, level)
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._record_last_level(trainer, pl_module)
+
+    def _record_last_level(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         finished = trainer.current_epoch >= self.planned_epochs
         if finished and all(s["stage"] != self.level for s in self.stages):
             self.end_level(trainer, pl_module)
 
     def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        # A resume from the checkpoint of the final epoch skips the training loop and with it
+        # on_train_end: the last level is recorded here then.
+        self._record_last_level(trainer, pl_module)
         super().on_fit_end(trainer, pl_module)
         if self.plot and trainer.is_global_zero:
             path = Path(trainer.default_root_dir) / "plots" / "accuracy_vs_density.png"

@@ -120,3 +120,17 @@ def test_users_own_module_and_trainer(tmp_path):
     assert [s["stage"] for s in imp.stages] == [0, 1, 2]
     assert all(0 <= s["test/acc"] <= 1 and s["best_val/acc"] is not None for s in imp.stages)
     assert (tmp_path / "plots" / "accuracy_vs_density.png").is_file()
+
+
+def test_resume_from_the_final_checkpoint_keeps_every_level(tmp_path):
+    imp = IterativeMagnitudePruning(levels=2, epochs_per_level=1, rewind="init")
+    module = Classifier(tiny_net(), 4, {"name": "sgd", "lr": 0.1}, {"name": "constant"})
+    trainer_for(imp, tmp_path / "a").fit(module, datamodule=Synthetic(batch_size=16))
+    assert [s["stage"] for s in imp.stages] == [0, 1, 2]
+    final = sorted((tmp_path / "a" / "checkpoints").glob("*.ckpt"))[-1]
+    again = IterativeMagnitudePruning(levels=2, epochs_per_level=1, rewind="init")
+    module = Classifier(tiny_net(), 4, {"name": "sgd", "lr": 0.1}, {"name": "constant"})
+    trainer_for(again, tmp_path / "b").fit(
+        module, datamodule=Synthetic(batch_size=16), ckpt_path=final
+    )
+    assert [s["stage"] for s in again.stages] == [0, 1, 2]
