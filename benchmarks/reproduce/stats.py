@@ -1,0 +1,78 @@
+"""Seed statistics and the one comparison rule every verdict is built from."""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+CLEAR, AHEAD, BEHIND = "clear", "ahead", "behind"
+COMPARE_RULE = (
+    "A beats B *clearly* when mean(A) - std(A) > mean(B) + std(B) (sample std over seeds; 0 with "
+    "one seed), A is *ahead* when only mean(A) > mean(B), else A is *behind*."
+)
+REPRODUCED, PARTLY, NOT = "reproduced", "partly", "not reproduced"
+
+
+@dataclass(frozen=True)
+class Stat:
+    """Mean and sample standard deviation over seeds (std None for a single value)."""
+
+    mean: float
+    std: float | None
+    n: int
+
+    @classmethod
+    def of(cls, values: Iterable[float]) -> Stat | None:
+        values = [float(v) for v in values if v is not None]
+        if not values:
+            return None
+        std = statistics.stdev(values) if len(values) > 1 else None
+        return cls(statistics.fmean(values), std, len(values))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"mean": self.mean, "std": self.std, "n": self.n}
+
+
+def stat(values: Iterable[float]) -> dict[str, Any] | None:
+    """`Stat.of(values)` as a plain dict (what summaries store), None without values."""
+    found = Stat.of(values)
+    return None if found is None else found.as_dict()
+
+
+def compare(a: Mapping[str, Any] | None, b: Mapping[str, Any] | None) -> str | None:
+    """`clear`, `ahead` or `behind` for A against B (stat dicts), by COMPARE_RULE."""
+    if a is None or b is None:
+        return None
+    if a["mean"] - (a["std"] or 0.0) > b["mean"] + (b["std"] or 0.0):
+        return CLEAR
+    return AHEAD if a["mean"] > b["mean"] else BEHIND
+
+
+def pairwise_verdict(outcomes: Iterable[str | None]) -> str:
+    """Reproduced when A beats B clearly at every point; partly when A is at least ahead at every
+    point or clearly ahead at some; not reproduced otherwise (or with nothing measured)."""
+    outcomes = list(outcomes)
+    if not outcomes or None in outcomes:
+        return NOT
+    if all(o == CLEAR for o in outcomes):
+        return REPRODUCED
+    if all(o in (CLEAR, AHEAD) for o in outcomes) or CLEAR in outcomes:
+        return PARTLY
+    return NOT
+
+
+def combine(*verdicts: str) -> str:
+    """Reproduced if every part is, not reproduced if none is even partly, partly otherwise."""
+    if all(v == REPRODUCED for v in verdicts):
+        return REPRODUCED
+    return NOT if all(v == NOT for v in verdicts) else PARTLY
+
+
+def read_results(run_dir: Path) -> dict[str, Any] | None:
+    """A run's results.json, or None when the run has not finished."""
+    path = Path(run_dir) / "results.json"
+    return json.loads(path.read_text()) if path.is_file() else None
