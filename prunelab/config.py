@@ -10,18 +10,10 @@ from omegaconf import DictConfig
 
 CONFIG_MODULE = "prunelab.conf"
 CONFIG_PATH = f"pkg://{CONFIG_MODULE}"
-GROUPS = (
-    "data",
-    "model",
-    "optim",
-    "sched",
-    "pruning",
-    "monitor",
-    "trainer",
-    "logger",
-    "paths",
-    "experiment",
-)
+# Config groups a user picks an option of on the command line (`model=vgg16`).
+CHOICE_GROUPS = (
+    "data", "model", "optim", "sched", "pruning", "monitor", "trainer", "logger", "experiment",
+)  # fmt: skip
 
 
 def config_dir() -> Path:

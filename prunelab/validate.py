@@ -6,22 +6,9 @@ from collections.abc import Sequence
 
 from omegaconf import DictConfig
 
-from prunelab.config import choices
+from prunelab.config import CHOICE_GROUPS, choices
 from prunelab.errors import ConfigError
 from prunelab.optim import OPTIMIZERS, SCHEDULES
-
-# Config groups a user picks an option of on the command line (`model=vgg16`).
-CHOICE_GROUPS = (
-    "data",
-    "model",
-    "optim",
-    "sched",
-    "pruning",
-    "monitor",
-    "trainer",
-    "logger",
-    "experiment",
-)
 
 
 def check_overrides(overrides: Sequence[str]) -> None:
