@@ -35,7 +35,7 @@ class IterativeMagnitudePruning(LevelPruning):
         rewind: `init`, `step:K`, `lr`, `lr:K` or `none` (see `LevelPruning`).
         allocation: `global` (one magnitude threshold over all layers) or `layerwise`.
         control: `none`, `random_reinit` or `random_prune` (see `LevelPruning`).
-        seed, monitor, exclude, collapse_threshold, plot: see `LevelPruning`.
+        seed, monitor, exclude, collapse_threshold, plot, masks_from: see `LevelPruning`.
 
     Example (plain Lightning; the module's forward returns logits)::
 
@@ -56,10 +56,11 @@ class IterativeMagnitudePruning(LevelPruning):
         exclude: Sequence[str] = (),
         collapse_threshold: float = 0.01,
         plot: bool = True,
+        masks_from: str | None = None,
     ) -> None:
         super().__init__(
             levels, epochs_per_level, rewind, control, seed, monitor, exclude,
-            collapse_threshold, plot,
+            collapse_threshold, plot, masks_from,
         )  # fmt: skip
         if isinstance(fraction, bool) or not 0 < fraction < 1:
             raise ConfigError(f"pruning.fraction={fraction} must be in (0, 1)")

@@ -30,6 +30,7 @@ from prunelab.callbacks.level_report import log_level, plot_levels, use_level_ax
 from prunelab.callbacks.masked import MaskedTraining
 from prunelab.errors import ConfigError
 from prunelab.pruning import rewind as rw
+from prunelab.pruning.mask_io import load_masks, save_masks
 from prunelab.pruning.masks import MaskSet, sparsity
 from prunelab.pruning.scores import random_scores
 from prunelab.pruning.selection import select
@@ -68,6 +69,10 @@ class LevelPruning(MaskedTraining):
         monitor: the validation metric (higher is better) whose best value per level is reported
             as `best_<name>`.
         exclude, collapse_threshold, plot: see `MaskedTraining`.
+        masks_from: the directory of an earlier IMP/SAP run: each level installs that run's masks
+            (saved as `masks/level<L>.pt` beside the run's `checkpoints/`) instead of its own.
+            With `control=random_reinit` this is the lottery-ticket paper's control: the winning
+            ticket's masks on a fresh initialization.
     """
 
     def __init__(
@@ -81,9 +86,18 @@ class LevelPruning(MaskedTraining):
         exclude: Sequence[str] = (),
         collapse_threshold: float = 0.01,
         plot: bool = True,
+        masks_from: str | None = None,
     ) -> None:
         super().__init__(exclude, collapse_threshold, plot)
         control = control or "none"
+        self.masks_from = None if masks_from is None else Path(masks_from)
+        if self.masks_from is not None:
+            missing = [L for L in range(1, levels + 1) if not self.level_file(L).is_file()]
+            if missing:
+                raise ConfigError(
+                    f"pruning.masks_from={masks_from} lacks the masks of levels {missing}: give "
+                    "the directory of an IMP run with at least as many levels"
+                )
         if isinstance(levels, bool) or not isinstance(levels, int) or levels < 0:
             raise ConfigError(f"pruning.levels={levels!r} must be an integer >= 0")
         if not isinstance(epochs_per_level, int) or epochs_per_level < 1:
@@ -119,6 +133,10 @@ class LevelPruning(MaskedTraining):
         """The module whose state is rewound: `pl_module.network`, or the module itself."""
         return getattr(pl_module, "network", pl_module)
 
+    def level_file(self, level: int, root: str | Path | None = None) -> Path:
+        """Where the masks of `level` are kept: `<run dir>/masks/level<L>.pt`."""
+        return Path(root if root is not None else self.masks_from) / "masks" / f"level{level}.pt"
+
     # -- what a pruning rule provides --------------------------------------------------------------
     def next_masks(self, trainer: pl.Trainer, pl_module: pl.LightningModule, level: int) -> MaskSet:
         """The masks of `level`, from the current (end-of-previous-level) weights and masks."""
@@ -141,8 +159,15 @@ class LevelPruning(MaskedTraining):
         log_level(trainer, record)
 
     def start_level(self, trainer: pl.Trainer, pl_module: pl.LightningModule, level: int) -> None:
-        """Prune from the end-of-level weights, rewind, install the masks, reset the optimizer."""
-        masks = self.next_masks(trainer, pl_module, level)
+        """Prune from the end-of-level weights, rewind, install the masks, reset the optimizer.
+
+        With `masks_from`, the level's masks are another run's (the lottery-ticket controls: the
+        winning ticket's masks on a fresh init, or shuffled), not the rule's on this run's weights.
+        """
+        if self.masks_from is not None:
+            masks = load_masks(self.level_file(level))
+        else:
+            masks = self.next_masks(trainer, pl_module, level)
         if self.control == "random_prune":  # same per-layer counts, random positions
             generator = torch.Generator().manual_seed(level_seed(self.seed, level))
             counts = {n: int(m.sum()) for n, m in masks.items()}
@@ -153,6 +178,10 @@ class LevelPruning(MaskedTraining):
         elif self.rewind.mode == "weights":
             rw.restore(network, self.snapshot)
         self.set_masks(trainer, pl_module, masks)
+        checkpoints = trainer.checkpoint_callback
+        if trainer.is_global_zero and checkpoints is not None and checkpoints.dirpath:
+            # Beside checkpoints/ (the run directory from the CLI), for a later control run.
+            save_masks(self.level_file(level, Path(checkpoints.dirpath).parent), self.masks)
         if self.rewind.mode != "none":
             for optimizer in trainer.optimizers:
                 rw.reset_optimizer(optimizer)

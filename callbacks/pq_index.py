@@ -43,7 +43,7 @@ class PQIndexPruning(LevelPruning):
         beta: at most this fraction of the unpruned weights goes in one round, in (0, 1].
         scope: `global` (all prunable weights as one vector), `layer` or `neuron`.
         rewind: `init` by default (the authors rewind to theta_0); any `LevelPruning` option.
-        control, seed, monitor, exclude, collapse_threshold, plot: see `LevelPruning`.
+        control, seed, monitor, exclude, collapse_threshold, plot, masks_from: see `LevelPruning`.
     """
 
     def __init__(
@@ -63,10 +63,11 @@ class PQIndexPruning(LevelPruning):
         exclude: Sequence[str] = (),
         collapse_threshold: float = 0.01,
         plot: bool = True,
+        masks_from: str | None = None,
     ) -> None:
         super().__init__(
             levels, epochs_per_level, rewind, control, seed, monitor, exclude,
-            collapse_threshold, plot,
+            collapse_threshold, plot, masks_from,
         )  # fmt: skip
         if not 0 < p < q:
             raise ConfigError(f"pruning.p={p}, pruning.q={q}: the PQ index needs 0 < p < q")
