@@ -60,9 +60,14 @@ def test_full_plan_shares_runs_and_composes():
     mt99 = next(t for t in tasks if t.config == "global_mt_s0.99")
     assert "pruning.min_threshold=0.01" in mt99.overrides
     assert claims.mt_for(0.999) is None
+    control = next(t for t in tasks if t.config == "imp_random_reinit")
+    assert control.needs == ("claim1/imp_rewind/seed0",)
+    assert "pruning.masks_from=/tmp/root/claim1/imp_rewind/seed0" in control.overrides
     for task in tasks:
         assert all(need in keys for need in task.needs)
-        cfg = compose([*task.overrides, "hydra.run.dir=/tmp/root"])
+        # masks_from names a run that does not exist yet: its files are checked when it runs
+        overrides = [o for o in task.overrides if not o.startswith("pruning.masks_from=")]
+        cfg = compose([*overrides, "hydra.run.dir=/tmp/root"])
         validate(cfg)
         build_pruning(cfg.pruning)  # constructors refuse bad values with ConfigError
         assert cfg.trainer.limit_train_batches == FULL.batches_per_epoch

@@ -78,7 +78,7 @@ def dense(budget: Budget, data: tuple[str, ...], seed: int) -> Task:
     return Task("dense", "none", seed, over, budget.epochs, budget.steps, 1)
 
 
-def imp(budget: Budget, data: tuple[str, ...], seed: int, config: str) -> Task:
+def imp(budget: Budget, data: tuple[str, ...], seed: int, config: str, root: Path = Path()) -> Task:
     levels = budget.imp_levels + 1
     over = (*common(budget, data, seed), *OPENLTH, *OPENLTH_SCHED, "pruning=imp")
     over += (
@@ -89,7 +89,13 @@ def imp(budget: Budget, data: tuple[str, ...], seed: int, config: str) -> Task:
         "pruning.allocation=global",
         f"pruning.control={IMP_CONTROLS[config]}",
     )
-    return Task("claim1", config, seed, over, budget.epochs * levels, budget.steps * levels, levels)
+    needs: tuple[str, ...] = ()
+    if config == "imp_random_reinit":  # the paper's control: the winning tickets' own masks
+        ticket = f"claim1/imp_rewind/seed{seed}"
+        over += (f"pruning.masks_from={Path(root).resolve() / ticket}",)
+        needs = (ticket,)
+    epochs, steps = budget.epochs * levels, budget.steps * levels
+    return Task("claim1", config, seed, over, epochs, steps, levels, needs=needs)
 
 
 @functools.lru_cache
@@ -182,7 +188,7 @@ def claim_tasks(claim: int, budget: Budget, data: tuple[str, ...], root: Path) -
     tasks: list[Task] = []
     for seed in budget.seeds:
         if claim == 1:
-            tasks += [imp(budget, data, seed, config) for config in IMP_CONTROLS]
+            tasks += [imp(budget, data, seed, config, root) for config in IMP_CONTROLS]
         if claim == 4:  # SAP against claim 1's IMP trajectory
             tasks += [imp(budget, data, seed, "imp_rewind"), sap(budget, data, seed)]
         if claim == 2:

@@ -36,8 +36,8 @@ def protocol(b: Budget) -> str:
         f"each level, wd 1e-4). IMP with one global magnitude threshold: level 0 is the dense "
         f"training, then {b.imp_levels} levels each pruning {b.imp_fraction:g} of the remaining "
         f"weights (two OpenLTH levels of 0.2 at a time), rewinding to step {b.rewind_step}. "
-        "Controls, same rewind point: random reinit (a fresh initialization replaces the rewind at "
-        "every level; the masks come from its own trained weights) and random prune (the same "
+        "Controls, same rewind point: random reinit (the IMP run's masks of every level, "
+        "`pruning.masks_from`, on a fresh initialization) and random prune (the same "
         f"per-layer counts at random positions). {training_text(b)}."
     )
 
