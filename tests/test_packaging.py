@@ -2,6 +2,7 @@
 configs and the embedded data set ship inside the package."""
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+IGNORE = shutil.ignore_patterns("__pycache__", "*.egg-info")
 
 CHECK = """
 import prunelab, prunelab.callbacks
@@ -26,9 +28,16 @@ print("ok", len(choices("pruning")))
 @pytest.mark.slow
 def test_wheel_installs_callbacks_configs_and_data(tmp_path):
     pip = [sys.executable, "-m", "pip"]
-    wheels, site = tmp_path / "wheels", tmp_path / "site"
+    wheels, site, source = tmp_path / "wheels", tmp_path / "site", tmp_path / "source"
+    # Built from a copy: setuptools leaves build/ in the tree it builds.
+    source.mkdir()
+    for part in ("pyproject.toml", "README.md", "prunelab", "callbacks", "conf"):
+        if (REPO / part).is_dir():
+            shutil.copytree(REPO / part, source / part, ignore=IGNORE)
+        else:
+            shutil.copy(REPO / part, source / part)
     build = subprocess.run(
-        [*pip, "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", wheels, REPO],
+        [*pip, "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", wheels, source],
         capture_output=True,
         text=True,
         timeout=300,
