@@ -4,10 +4,9 @@ learning rate is the schedule's value at step K, and the controls keep IMP's mas
 import pytest
 import pytorch_lightning as pl
 import torch
-from torch import nn
+from tiny_lightning import Synthetic, tiny_net
 
 from prunelab.callbacks.imp import IterativeMagnitudePruning
-from prunelab.data import InMemoryDataModule
 from prunelab.errors import ConfigError
 from prunelab.module import Classifier
 from prunelab.optim import lr_factor
@@ -16,26 +15,6 @@ from prunelab.pruning.policy import keep_counts
 
 EPOCHS = 2  # epochs per level; 4 steps of 16 images each
 SCHED = {"name": "cosine"}  # factor(K) differs from 1 for every K > 0: the LR check can fail
-
-
-class Synthetic(InMemoryDataModule):
-    """64 train / 32 test random 8x8 images of 4 classes: deterministic per (seed, epoch)."""
-
-    num_classes = 4
-
-    def load(self):
-        gen = torch.Generator().manual_seed(0)
-        images = torch.randint(0, 256, (96, 3, 8, 8), dtype=torch.uint8, generator=gen)
-        labels = torch.randint(0, 4, (96,), generator=gen)
-        return (images[:64], labels[:64]), (images[64:], labels[64:]), list("abcd")
-
-
-def tiny_net() -> nn.Module:
-    return nn.Sequential(
-        nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(),
-        nn.Conv2d(8, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(),
-        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 4),
-    )  # fmt: skip
 
 
 class Probe(pl.Callback):

@@ -12,11 +12,11 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.loggers import CSVLogger
+from tiny_lightning import Synthetic
 from torch import nn
 
 from prunelab.callbacks.pq_index import PQIndexPruning
 from prunelab.config import compose
-from prunelab.data import InMemoryDataModule
 from prunelab.errors import ConfigError
 from prunelab.module import Classifier
 from prunelab.pruning.sap import network_pq_index, sap_counts
@@ -100,18 +100,6 @@ def test_configs():
     assert cfg.data.batch_size == 250 and cfg.trainer.gradient_clip_val == 1.0
     assert cfg.pruning.epochs_per_level == 200 and cfg.pruning.levels == 15
     assert compose(["experiment=sap_resnet20_cifar10_mini"]).data.batch_size == 250
-
-
-class Synthetic(InMemoryDataModule):
-    """64 train / 32 test random 8x8 images of 4 classes: deterministic per (seed, epoch)."""
-
-    num_classes = 4
-
-    def load(self):
-        gen = torch.Generator().manual_seed(0)
-        images = torch.randint(0, 256, (96, 3, 8, 8), dtype=torch.uint8, generator=gen)
-        labels = torch.randint(0, 4, (96,), generator=gen)
-        return (images[:64], labels[:64]), (images[64:], labels[64:]), list("abcd")
 
 
 class Boundaries(pl.Callback):

@@ -6,24 +6,12 @@ import pytest
 import pytorch_lightning as pl
 import torch
 from pytorch_lightning.loggers import CSVLogger
+from tiny_lightning import Synthetic
 from torch import nn
 
 from prunelab.callbacks.imp import IterativeMagnitudePruning
 from prunelab.callbacks.pq_monitor import PQIndexMonitor
-from prunelab.data import InMemoryDataModule
 from prunelab.module import Classifier
-
-
-class Synthetic(InMemoryDataModule):
-    """64 train / 32 test random 8x8 images of 4 classes."""
-
-    num_classes = 4
-
-    def load(self):
-        gen = torch.Generator().manual_seed(0)
-        images = torch.randint(0, 256, (96, 3, 8, 8), dtype=torch.uint8, generator=gen)
-        labels = torch.randint(0, 4, (96,), generator=gen)
-        return (images[:64], labels[:64]), (images[64:], labels[64:]), list("abcd")
 
 
 def closed_form(values: torch.Tensor) -> float:
