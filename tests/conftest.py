@@ -4,6 +4,7 @@ import os
 from pathlib import Path
 
 import pytest
+from cli_runs import TINY
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("PRUNELAB_SHARED_DATA", REPO.parent / "shared" / "data"))
@@ -24,19 +25,6 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
-# Small enough that a whole run takes seconds on 2 CPU cores.
-TINY = (
-    "trainer.max_epochs=1",
-    "trainer.limit_train_batches=4",
-    "trainer.limit_val_batches=2",
-    "trainer.limit_test_batches=2",
-    "trainer.progress_bar=false",
-    "trainer.enable_model_summary=false",
-    "data.batch_size=32",
-    "logger=csv",
-)
-
-
 @pytest.fixture
 def run_prunelab(tmp_path):
     """Run prunelab in-process on a tiny budget: `run_prunelab(["pruning=gmp", ...])`.
@@ -47,7 +35,7 @@ def run_prunelab(tmp_path):
     from prunelab.train import train
 
     def run(overrides=(), run_dir=None):
-        cfg = compose([*TINY, *overrides])
+        cfg = compose([*TINY, "logger=csv", *overrides])
         out = run_dir or tmp_path / "run"
         return train(cfg, out), out
 

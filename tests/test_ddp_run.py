@@ -6,28 +6,17 @@ whole sweep) in that job's folder, and the second job must not find the first jo
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
+from cli_runs import TINY, run_cli
 
 from prunelab.callbacks import GlobalMagnitudePruning
 from prunelab.errors import ConfigError
 from prunelab.pruning.allocation import keep_total
 
 TESTS = Path(__file__).resolve().parent
-TINY = [
-    "trainer.max_epochs=1",
-    "trainer.limit_train_batches=4",
-    "trainer.limit_val_batches=1",
-    "trainer.limit_test_batches=1",
-    "trainer.enable_model_summary=false",
-    "trainer.progress_bar=false",
-    "data.batch_size=32",
-    "logger=csv",
-]
 
 
 class RankProbe(GlobalMagnitudePruning):
@@ -50,12 +39,6 @@ class RankProbe(GlobalMagnitudePruning):
 
 @pytest.mark.slow
 def test_ddp_cpu_sweep_ranks_share_masks_and_write_one_result(tmp_path):
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")])),
-        "OMP_NUM_THREADS": "1",
-        "WANDB_MODE": "offline",
-    }
     args = [
         "-m",
         "trainer=ddp_cpu",
@@ -65,15 +48,12 @@ def test_ddp_cpu_sweep_ranks_share_masks_and_write_one_result(tmp_path):
         "pruning.sparsity=0.5,0.8",
         f"pruning._target_={__name__.rpartition('.')[2]}.RankProbe",
         *TINY,
+        "logger=csv",
         f"paths.runs_dir={tmp_path}",
     ]
-    proc = subprocess.run(
-        [sys.executable, "-m", "prunelab", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
+    # The rank probe below is imported by the DDP processes from this folder.
+    path = os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")]))
+    proc = run_cli(*args, PYTHONPATH=path)
     assert proc.returncode == 0, proc.stderr[-3000:]
 
     results = sorted(tmp_path.rglob("results.json"))

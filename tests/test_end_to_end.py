@@ -1,12 +1,10 @@
 """Whole runs on real images: the contract's files and keys, learning, repeatability."""
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 import torch
+from cli_runs import run_cli
 
 from prunelab.results import CONTRACT_KEYS
 
@@ -38,7 +36,6 @@ def test_same_seed_same_run(run_prunelab, tmp_path):
 
 
 def test_command_line_run_writes_the_contract(tmp_path):
-    env = {**os.environ, "WANDB_MODE": "offline"}
     args = [
         "trainer.max_epochs=1",
         "trainer.limit_train_batches=2",
@@ -50,13 +47,7 @@ def test_command_line_run_writes_the_contract(tmp_path):
         "pruning.sparsity=0.5",
         f"hydra.run.dir={tmp_path}",
     ]
-    proc = subprocess.run(
-        [sys.executable, "-m", "prunelab", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
+    proc = run_cli(*args, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "test/acc" in proc.stdout  # the final results table
     for path in (".hydra/config.yaml", "metrics.csv", "checkpoints/last.ckpt", "results.json"):

@@ -3,27 +3,16 @@
 import json
 import math
 import os
-import subprocess
-import sys
 
 import pytest
 import yaml
+from cli_runs import TINY, run_cli
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from prunelab.config import choices, compose
 from prunelab.results import CONTRACT_KEYS
 
-TINY = [
-    "trainer.max_epochs=1",
-    "trainer.limit_train_batches=2",
-    "trainer.limit_val_batches=1",
-    "trainer.limit_test_batches=1",
-    "trainer.enable_model_summary=false",
-    "trainer.progress_bar=false",
-    "data.batch_size=32",
-    "logger=csv",
-]
 PRESETS = [o for o in choices("experiment") if o.startswith("sweep_")]
 
 
@@ -34,14 +23,7 @@ def test_submitit_local_sweep_writes_complete_run_directories(tmp_path):
     )
     # The dense preset's replicate axis, cut to two seeds on the command line.
     args = ["-m", "experiment=sweep_dense", "seed=0,1", "hydra/launcher=submitit_local", *TINY]
-    env = {**os.environ, "WANDB_MODE": "offline", "OMP_NUM_THREADS": "1"}
-    proc = subprocess.run(
-        [sys.executable, "-m", "prunelab", *args, f"paths.runs_dir={tmp_path}"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
+    proc = run_cli(*args, "logger=csv", f"paths.runs_dir={tmp_path}")
     assert proc.returncode == 0, proc.stderr[-3000:]
     (sweep_dir,) = tmp_path.glob("sweep_dense/multirun/*")  # named by the preset
     jobs = sorted(p for p in sweep_dir.iterdir() if not p.name.startswith((".", "multirun")))

@@ -1,12 +1,10 @@
 """hydra/sweeper=tune: Optuna maximises the runs' final val/acc (needs the `tune` extra)."""
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 import yaml
+from cli_runs import TINY, run_cli
 
 pytest.importorskip(
     "hydra_plugins.hydra_optuna_sweeper",
@@ -23,24 +21,11 @@ def test_tune_sweeper_maximises_final_val_acc(tmp_path):
         "pruning=gmp",
         "pruning.sparsity=0.9",
         "optim.lr=interval(0.01, 0.3)",
-        "trainer.max_epochs=1",
-        "trainer.limit_train_batches=2",
-        "trainer.limit_val_batches=2",
-        "trainer.limit_test_batches=1",
-        "trainer.enable_model_summary=false",
-        "trainer.progress_bar=false",
-        "data.batch_size=32",
+        *TINY,
         "logger=csv",
         f"paths.runs_dir={tmp_path}",
     ]
-    env = {**os.environ, "WANDB_MODE": "offline", "OMP_NUM_THREADS": "1"}
-    proc = subprocess.run(
-        [sys.executable, "-m", "prunelab", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
+    proc = run_cli(*args)
     assert proc.returncode == 0, proc.stderr[-3000:]
     (sweep_dir,) = tmp_path.glob("prunelab/multirun/*")
     trials = [json.loads((sweep_dir / job / "results.json").read_text()) for job in ("0", "1")]

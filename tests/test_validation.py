@@ -1,26 +1,12 @@
 """Bad configs are refused before any compute, with one line naming the value and what is valid."""
 
-import os
-import subprocess
-import sys
-
 import pytest
+from cli_runs import run_cli
 
 from prunelab.config import compose
 from prunelab.errors import ConfigError
 from prunelab.train import train
 from prunelab.validate import check_overrides
-
-
-def run_cli(*args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "WANDB_MODE": "offline", "HYDRA_FULL_ERROR": "0"}
-    return subprocess.run(
-        [sys.executable, "-m", "prunelab", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
 
 
 @pytest.mark.parametrize(
@@ -40,7 +26,7 @@ def test_sweep_lists_are_checked_item_by_item():
 
 
 def test_cli_prints_one_line_and_exits_2():
-    proc = run_cli("model=resnet21")
+    proc = run_cli("model=resnet21", HYDRA_FULL_ERROR="0")
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1, proc.stderr
@@ -48,7 +34,7 @@ def test_cli_prints_one_line_and_exits_2():
 
 
 def test_cli_refuses_out_of_range_number_before_training(tmp_path):
-    proc = run_cli("optim.lr=-0.1", f"hydra.run.dir={tmp_path}")
+    proc = run_cli("optim.lr=-0.1", f"hydra.run.dir={tmp_path}", HYDRA_FULL_ERROR="0")
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines()[-1] == (
         "prunelab: error: optim.lr=-0.1 is out of range; valid: > 0"

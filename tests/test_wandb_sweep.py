@@ -2,12 +2,10 @@
 summary and its results table, read back from the files W&B wrote."""
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from cli_runs import TINY, run_cli
 from wandb.proto import wandb_internal_pb2
 
 BLOCK = 32 * 1024  # the .wandb file is a LevelDB-style log: 32 KiB blocks of 7-byte-header chunks
@@ -63,23 +61,10 @@ def test_sweep_runs_share_a_group_and_carry_their_figures(tmp_path):
         "pruning=global_magnitude",
         "pruning.sparsity=0.8",
         "logger=wandb",
-        "trainer.max_epochs=1",
-        "trainer.limit_train_batches=2",
-        "trainer.limit_val_batches=1",
-        "trainer.limit_test_batches=1",
-        "trainer.enable_model_summary=false",
-        "trainer.progress_bar=false",
-        "data.batch_size=32",
+        *TINY,
         f"paths.runs_dir={tmp_path}",
     ]
-    env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true", "OMP_NUM_THREADS": "1"}
-    proc = subprocess.run(
-        [sys.executable, "-m", "prunelab", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
+    proc = run_cli(*args)
     assert proc.returncode == 0, proc.stderr[-3000:]
     (sweep_dir,) = tmp_path.glob("prunelab/multirun/*")
     runs = [read_run(sweep_dir / job) for job in ("0", "1")]

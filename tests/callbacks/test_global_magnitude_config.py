@@ -4,12 +4,9 @@ in-process (ConfigError before `Trainer.fit`) and once through the command line 
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import pytest
 import pytorch_lightning as pl
+from cli_runs import run_cli
 
 from prunelab.config import compose
 from prunelab.errors import ConfigError
@@ -57,16 +54,8 @@ def test_an_infeasible_minimum_threshold_is_refused_before_the_first_step(monkey
 
 
 def test_the_command_line_prints_one_error_line_and_exits_2(tmp_path):
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "WANDB_MODE": "offline"}
     args = ["pruning=gmp", "pruning.end_epoch=20", "trainer.max_epochs=10"]
-    done = subprocess.run(
-        [sys.executable, "-m", "prunelab", *args, f"hydra.run.dir={tmp_path / 'run'}"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = run_cli(*args, f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path, timeout=120)
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("prunelab: error: pruning.end_epoch=20")
