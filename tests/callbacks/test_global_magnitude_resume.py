@@ -22,7 +22,7 @@ SETTINGS = {
 
 
 class Crash(RuntimeError):
-    pass
+    """The simulated crash that interrupts a run."""
 
 
 def final_state(run_dir):
