@@ -147,6 +147,13 @@ class PreCropping(pl.Callback):
         self._full = None
         self.install(pl_module, full, dict(plan), fresh=False)
 
+    @property
+    def summary(self) -> dict[str, float]:
+        """For results.json: the narrow network's share of the full network's prunable weights and
+        of their MACs, so a report can place it at its structured sparsity (it has no zeros)."""
+        plan = self.plan or {}
+        return {f"precrop/{k}": plan[k] for k in ("params_kept", "macs_kept") if k in plan}
+
     # -- Lightning hooks -------------------------------------------------------------------------
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         if not isinstance(getattr(pl_module, "network", None), nn.Module):

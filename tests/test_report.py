@@ -128,3 +128,32 @@ def test_module_entry_point_writes_next_to_the_runs(sweep):
     assert {"report.csv", "report.md", "report.png"} <= {
         p.name for p in (sweep / "dense").iterdir()
     }
+
+
+def test_adaptive_levels_average_by_index_and_precropping_sits_at_its_weight_count(tmp_path):
+    root = tmp_path / "runs"
+    for seed, levels in enumerate(((0.0, 0.31, 0.52), (0.0, 0.33, 0.55))):
+        stages = [
+            {"stage": i, "sparsity": s, "test/acc": 0.9 - s / 10} for i, s in enumerate(levels)
+        ]
+        results = {"test/acc": stages[-1]["test/acc"], "sparsity": levels[-1], "stages": stages}
+        make_run(root / f"sap/{seed}", seed, {"name": "sap"}, results)
+    for seed in (0, 1):  # a narrow dense network: no zeros, 10% of the prunable weights
+        cropped = {"test/acc": 0.7, "sparsity": 0.0, "precrop/params_kept": 0.0998}
+        make_run(root / f"precrop/{seed}", seed, {"name": "precrop", "density": 0.1}, cropped)
+        masked = {"test/acc": 0.71, "sparsity": 0.9}
+        make_run(root / f"snip/{seed}", seed, {"name": "snip", "density": 0.1}, masked)
+    out = tmp_path / "report"
+    assert main([str(root), "--out", str(out)]) == 0
+    rows = read_csv(out / "report.csv")
+    assert list(rows) == [
+        ("precrop", 0.9),
+        ("sap", 0.0),
+        ("sap", 0.32),
+        ("sap", 0.535),
+        ("snip", 0.9),
+    ]
+    assert rows["sap", 0.535]["runs"] == "2"
+    assert float(rows["sap", 0.535]["density"]) == pytest.approx(0.465)
+    assert float(rows["precrop", 0.9]["density"]) == pytest.approx(0.0998)
+    assert float(rows["snip", 0.9]["density"]) == pytest.approx(0.1)

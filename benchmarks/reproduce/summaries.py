@@ -17,14 +17,14 @@ from reproduce.stats import read_results
 from reproduce.tables import Runs
 
 MODULES = {1: lottery, 2: magnitude, 3: granet, 4: pq, 5: precrop}
-# prunelab-report's folders (below the results root) and --by keys, per claim
 # what a reader of prunelab-report's figure must know, per claim
 FIGURE_NOTES = {
-    4: "SAP's densities differ slightly between seeds, so the figure shows each seed's SAP levels "
-    "as their own points; the table averages them by level.",
-    5: "prunelab-report draws PreCropping as a horizontal line: its narrow network has no zero "
-    "weights, so the report counts it as dense; its density is the one in its label.",
+    4: "SAP's adaptive densities differ slightly between seeds: each SAP point is one level, at "
+    "its mean density over seeds.",
+    5: "PreCropping's narrow network has no zero weights: it is drawn at its share of the full "
+    "network's prunable weights.",
 }
+# prunelab-report's folders (below the results root) and --by keys, per claim
 FIGURES = {
     1: (["claim1"], ["pruning.control"]),
     2: (["claim2", "dense"], ["pruning.allocation", "pruning.min_threshold"]),

@@ -115,12 +115,14 @@ def precrop_plan(
 
     Returns:
         A plan for `prunelab.pruning.channels.apply_plan`, with the settings and the budget
-        reached (`achieved`, a fraction like `density`) recorded alongside.
+        reached (`achieved`, a fraction like `density`) and both the kept fraction of the prunable
+        weights (`params_kept`) and of their MACs (`macs_kept`) recorded alongside.
     """
     structure = network_structure(network, input_shape)
     densities = source_densities(source, network, structure, density, budget, **source_args)
     counts = fit_counts(structure, densities, density, budget, exponent, multiple)
-    full = plan_cost(structure, full_counts(structure), budget)
+    full = full_counts(structure)
+    kept = {b: plan_cost(structure, counts, b) / plan_cost(structure, full, b) for b in BUDGETS}
     return make_plan(
         structure,
         counts,
@@ -129,7 +131,9 @@ def precrop_plan(
         budget=budget,
         exponent=float(exponent),
         multiple=multiple,
-        achieved=plan_cost(structure, counts, budget) / full,
+        achieved=kept[budget],
+        params_kept=kept["params"],
+        macs_kept=kept["macs"],
     )
 
 

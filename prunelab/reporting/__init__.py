@@ -6,7 +6,7 @@ paths; the grouping rules are in `prunelab.reporting.points`.
 
 from prunelab.reporting.cli import main, report
 from prunelab.reporting.figure import accuracy_figure
-from prunelab.reporting.points import Point, run_points
+from prunelab.reporting.points import Point, align_stages, report_points, run_points
 from prunelab.reporting.runs import ReportError, Run, find_runs, load_run
 from prunelab.reporting.summary import Row, summarize, write_csv, write_markdown
 
@@ -16,10 +16,12 @@ __all__ = [
     "Row",
     "Run",
     "accuracy_figure",
+    "align_stages",
     "find_runs",
     "load_run",
     "main",
     "report",
+    "report_points",
     "run_points",
     "summarize",
     "write_csv",

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from prunelab.reporting.figure import accuracy_figure
-from prunelab.reporting.points import run_points
+from prunelab.reporting.points import report_points
 from prunelab.reporting.runs import ReportError, find_runs
 from prunelab.reporting.summary import Row, print_rows, summarize, write_csv, write_markdown
 
@@ -69,7 +69,7 @@ def report(paths: Sequence[Path], out: Path, by: Sequence[str] = ()) -> list[Row
     for key in by:  # a misspelt key would silently put every run in one group
         if all(run.get(key) is None for run in runs):
             raise ReportError(f"--by {key}: no run's config has this key")
-    rows = summarize(point for run in runs for point in run_points(run, by))
+    rows = summarize(report_points(runs, by))
     _check_replicates(rows)
     out.mkdir(parents=True, exist_ok=True)
     print_rows(rows, by)

@@ -46,6 +46,8 @@ def test_run_trains_the_narrow_network_and_its_checkpoint_reloads(run_prunelab):
     assert results["params/total"] == sum(p.numel() for p in network.parameters())
     prunable = sum(p.numel() for p in prunable_parameters(network).values())
     assert prunable / full_prunable == pytest.approx(0.1, rel=0.03)
+    assert results["precrop/params_kept"] == pytest.approx(prunable / full_prunable, abs=1e-12)
+    assert 0.1 < results["precrop/macs_kept"] < 1.0  # early layers see more positions
     assert results["sparsity"] == 0.0  # dense: no zeros were needed to get there
     assert (run_dir / "plots" / "channels.png").is_file()
     header = (run_dir / "metrics.csv").read_text().splitlines()[0]
