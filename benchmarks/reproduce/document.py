@@ -16,7 +16,12 @@ HEADER = (
     "named beside it, which the script wrote from the runs' `results.json` (and, for claims 2 and "
     "5, from their checkpoints). The only other numbers are the papers' own full-scale figures, "
     "quoted under *Papers* from `benchmarks/reproduce/papers.py`. Why the protocol is what it is, "
-    "and how to run it: [reproduction_protocol.md](reproduction_protocol.md).\n\n"
+    "and how to run it: [reproduction_protocol.md](reproduction_protocol.md). Sources marked "
+    "`(check)` are figures the project's specification recalls rather than quotes from a table.\n\n"
+    "Read the verdicts as statements about short training: at this budget every network, the dense "
+    "one included, is far from converged (set each claim's dense accuracy beside the papers' "
+    "full-scale figures), and differences between methods are smaller and noisier than at full "
+    "scale.\n\n"
     "Data: {data} Results root: `{root}`.\n"
 )
 

@@ -30,7 +30,7 @@ FIGURES = {
     2: (["claim2", "dense"], ["pruning.allocation", "pruning.min_threshold"]),
     3: (["claim3"], []),
     4: (["claim4", "claim1/imp_rewind"], []),
-    5: (["claim5", "dense"], ["pruning.density"]),
+    5: (["claim5", "dense"], []),
 }
 
 

@@ -47,16 +47,16 @@ def accuracy_figure(rows: Sequence[Row], path: Path, title: str | None = None) -
         ticks = [t for t in TICKS if min(shown) / 1.5 <= t <= max(shown) * 1.5]
         ax.set_xticks(ticks, minor=False)
         ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_xlim(max(shown) * 1.15, min(shown) / 1.15)  # inverted; no point on an edge
     ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:g}"))
     ax.set_xlabel("remaining weights (% of prunable weights, log scale)")
     ax.set_ylabel("test accuracy (%)")
     ax.set_title(title or "test accuracy against remaining weights (mean ± std over seeds)")
     ax.grid(True, which="both", alpha=0.3)
-    if lines:
-        ax.legend()
-    fig.tight_layout()
+    if lines:  # beside the axes: labels split by `by` keys are long and would hide the curves
+        ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8, frameon=False)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=150)
+    fig.savefig(path, dpi=150, bbox_inches="tight")
     plt.close(fig)
     return path
