@@ -83,19 +83,18 @@ class MaskedTraining(pl.Callback):
     def enforce(self, trainer: pl.Trainer) -> None:
         """Zero pruned weights and the optimizer state at their positions, in place.
 
-        The hot path (once per optimizer step), so it walks a cached (weight, mask) list and
-        inverts each mask once for the weight and all its optimizer state. Same effect as
+        The hot path (once per optimizer step), so it walks a cached list of (weight, pruned
+        positions), inverted once per set of masks rather than at every step. Same effect as
         `apply_masks` + `zero_momentum`: every state tensor shaped like its weight (SGD's
         momentum, Adam's moments) is zeroed at pruned positions; scalar state is left alone.
         """
         if self.masks is None:
             return
         if self._pairs is None:  # rebuilt whenever `masks` is reassigned or `setup` runs
-            self._pairs = [(self._params[n], m) for n, m in self.masks.items()]
+            self._pairs = [(self._params[n], ~m) for n, m in self.masks.items()]
         states = [optimizer.state for optimizer in trainer.optimizers]
-        for param, mask in self._pairs:
-            pruned = ~mask  # masked_fill_, not a multiply: a NaN/inf weight becomes exactly 0
-            param.masked_fill_(pruned, 0.0)
+        for param, pruned in self._pairs:
+            param.masked_fill_(pruned, 0.0)  # not a multiply: a NaN/inf weight becomes exactly 0
             for state in states:
                 for value in state.get(param, {}).values():
                     if torch.is_tensor(value) and value.shape == param.shape:
