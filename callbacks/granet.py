@@ -29,7 +29,6 @@ from prunelab.callbacks.global_magnitude import GlobalMagnitudePruning
 from prunelab.errors import ConfigError
 from prunelab.pruning.allocation import layerwise_counts
 from prunelab.pruning.erk import erk_counts
-from prunelab.pruning.masks import apply_masks, zero_momentum
 from prunelab.pruning.regrow import prune_and_regrow
 from prunelab.pruning.schedule import cosine_decay
 from prunelab.pruning.scores import random_scores
@@ -113,7 +112,6 @@ class GraNet(GlobalMagnitudePruning):
         self.regrown_total = 0  # weights regrown over the run
         self.best: tuple[float, int] | None = None  # (best val/acc, its epoch)
         self._grads: dict[str, torch.Tensor] | None = None  # |grad| stashed for the next update
-        self._quiet = False  # True while regrowth installs masks right after a reported cubic step
 
     # -- schedule --------------------------------------------------------------------------------
     def regrow_fraction_at(self, step: int) -> float:
@@ -143,11 +141,7 @@ class GraNet(GlobalMagnitudePruning):
         if step > 0:
             # Regrowth keeps every layer's count: after a cubic step, which has just reported the
             # densities, a second report would log the same values at the same step.
-            self._quiet = step in self.plan
-            try:
-                self.regrow(trainer, pl_module, step, before)
-            finally:
-                self._quiet = False
+            self.regrow(trainer, pl_module, step, before, report=step not in self.plan)
 
     def regrow(
         self,
@@ -155,24 +149,22 @@ class GraNet(GlobalMagnitudePruning):
         pl_module: pl.LightningModule,
         step: int,
         before: dict[str, torch.Tensor],
+        report: bool = True,
     ) -> None:
-        """Drop ceil(r * nnz) weights per layer by |w|, regrow as many by the stashed |grad|."""
+        """Drop ceil(r * nnz) weights per layer by |w|, regrow as many by the stashed |grad|;
+        `report`: log the densities (see `MaskedTraining.set_masks`)."""
         if self._grads is None:
             raise RuntimeError(f"GraNet update at step {step} has no gradient of the batch")
         r = self.regrow_fraction_at(step)
         pruned = self.masks
         new, _ = prune_and_regrow(pruned, self._params, self._grads, r)
         if any(not torch.equal(new[n], pruned[n]) for n in new):
-            self.set_masks(trainer, pl_module, new, may_grow=True)
-        else:
-            self.report(trainer)  # (muted after a cubic step, which has reported)
-        # New connections start from zero with zero momentum (as GraNet's code, which zeroes the
-        # weights the cubic step pruned before regrowing). Computed from the installed masks.
+            self.set_masks(trainer, pl_module, new, may_grow=True, report=report)
+        elif report:
+            self.report(trainer)
+        # New connections start from zero with zero optimizer state, as in GraNet's code: they
+        # were pruned until now, so `enforce` (run at this step, before the update) zeroed both.
         regrown = {n: self.masks[n] & ~pruned[n] for n in self.masks}
-        keep = {n: ~g for n, g in regrown.items()}
-        apply_masks(self._params, keep)
-        for optimizer in trainer.optimizers:
-            zero_momentum(optimizer, self._params, keep)
         n_regrown = sum(int(g.sum()) for g in regrown.values())
         n_new = sum(int((self.masks[n] & ~before[n]).sum()) for n in self.masks)
         n_active = sum(int(m.sum()) for m in self.masks.values())
@@ -183,9 +175,6 @@ class GraNet(GlobalMagnitudePruning):
             trainer,
             {"prune/regrow_fraction": r, "prune/regrown": float(n_regrown), "prune/churn": churn},
         )
-
-    def report(self, trainer: pl.Trainer) -> dict[str, float]:
-        return {} if self._quiet else super().report(trainer)
 
     def _log(self, trainer: pl.Trainer, metrics: dict[str, float]) -> None:
         for logger in trainer.loggers:

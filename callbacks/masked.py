@@ -65,11 +65,13 @@ class MaskedTraining(pl.Callback):
         masks: dict[str, torch.Tensor],
         *,
         may_grow: bool = False,
+        report: bool = True,
     ) -> None:
         """Install new masks: the same on every rank (rank 0's), then enforced and reported.
 
         Args:
             may_grow: allow positions to come back (regrowth); otherwise masks only shrink.
+            report: log the densities (off when a step's densities were just logged).
         """
         masks = trainer.strategy.broadcast({n: m.cpu() for n, m in masks.items()}, src=0)
         validate_masks(masks, self._params)
@@ -77,7 +79,8 @@ class MaskedTraining(pl.Callback):
             raise RuntimeError("a pruning step tried to revive pruned weights")
         self.masks = {n: m.to(self._params[n].device) for n, m in masks.items()}
         self.enforce(trainer)
-        self.report(trainer)
+        if report:
+            self.report(trainer)
 
     @torch.no_grad()
     def enforce(self, trainer: pl.Trainer) -> None:

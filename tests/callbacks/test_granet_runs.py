@@ -51,10 +51,10 @@ class Spy(prunelab.callbacks.granet.GraNet):
                 torch.testing.assert_close(self._grads[n], ref[n].grad.abs())
             self._snapshot, self.grad_checks = None, self.grad_checks + 1
 
-    def regrow(self, trainer, pl_module, step, before):
+    def regrow(self, trainer, pl_module, step, before, report=True):
         pruned = {n: m.clone() for n, m in self.masks.items()}
         weights = {n: p.detach().clone() for n, p in self._params.items()}
-        super().regrow(trainer, pl_module, step, before)
+        super().regrow(trainer, pl_module, step, before, report)
         self.records.append({
             "step": step,
             "pruned": pruned,
