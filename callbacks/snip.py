@@ -75,6 +75,7 @@ class SNIPPruning(MaskedTraining):
         """Score on the first training batches and keep the global top `density` by |w * g|."""
         network = getattr(pl_module, "network", pl_module)  # where `params` found the weights
         scores = snip_scores(network, self._params, training_batches(trainer, self.batches))
-        counts = global_counts(scores, self._cpu_masks(), 1.0 - self.density)
-        masks = select(scores, self._cpu_masks(), counts)
+        current = self._cpu_masks()
+        counts = global_counts(scores, current, 1.0 - self.density)
+        masks = select(scores, current, counts)
         self.set_masks(trainer, pl_module, masks)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -22,16 +24,27 @@ from prunelab.pruning.targets import prunable_parameters
 from prunelab.results import measure, print_table, write_results
 from prunelab.validate import validate
 
+REFUSALS = (ValueError, FileNotFoundError, TypeError)  # how a constructor refuses a value
+
+
+@contextmanager
+def _refusals_as_config_errors() -> Iterator[None]:
+    """A constructor's refusal of a value, raised directly or wrapped by Hydra's `instantiate`,
+    becomes a ConfigError (one line, exit 2)."""
+    try:
+        yield
+    except InstantiationException as exc:
+        if isinstance(exc.__cause__, REFUSALS):
+            raise ConfigError(str(exc.__cause__)) from exc.__cause__
+        raise
+    except REFUSALS as exc:
+        raise ConfigError(str(exc)) from exc
+
 
 def _build(node: DictConfig) -> Any:
     """Instantiate a config node; a constructor's refusal of a value becomes a ConfigError."""
-    try:
+    with _refusals_as_config_errors():
         return instantiate(node, _convert_="all")
-    except InstantiationException as exc:
-        cause = exc.__cause__
-        if isinstance(cause, (ValueError, FileNotFoundError, TypeError)):
-            raise ConfigError(str(cause)) from cause
-        raise
 
 
 def build_pruning(cfg: DictConfig) -> list[pl.Callback]:
@@ -63,10 +76,8 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
     validate(cfg)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule = _build(cfg.data)
-    try:
+    with _refusals_as_config_errors():
         network = build_network(cfg.model)
-    except (ValueError, FileNotFoundError) as exc:
-        raise ConfigError(str(exc)) from exc
     pruning = build_pruning(cfg.pruning)
     monitors = build_monitors(cfg.get("monitor"))
     config = run_config(cfg)
@@ -100,14 +111,15 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
         ),
         SaveOnInterrupt(checkpoints),
     ]
-    if trainer_args.pop("progress_bar", True):
+    progress_bar = trainer_args.pop("progress_bar", True)
+    if progress_bar:
         callbacks.append(RichProgressBar(leave=True))
     trainer = pl.Trainer(
         **trainer_args,
         callbacks=callbacks,
         logger=build_loggers(cfg.logger, run_dir, cfg.name, config) or False,
         default_root_dir=str(run_dir),
-        enable_progress_bar=any(isinstance(c, RichProgressBar) for c in callbacks),
+        enable_progress_bar=progress_bar,
         use_distributed_sampler=False,  # prunelab samplers shard by rank, deterministically
     )
     results: dict[str, Any] = {}

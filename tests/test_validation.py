@@ -57,6 +57,7 @@ def test_cli_refuses_out_of_range_number_before_training(tmp_path):
         (["pruning=gmp", "pruning.exclude=[fc.wieght]"], "fc.wieght"),
         (["data=imagefolder", "data.root=/no/such/folder", "data.num_classes=3"], "/no/such"),
         (["model.init_from=/no/such.ckpt"], "/no/such.ckpt"),
+        (["model.depth=7"], "depth must be"),  # refused by the constructor, inside instantiate
     ],
 )
 def test_bad_values_raise_config_error_before_training(overrides, message, tmp_path):
