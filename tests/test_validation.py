@@ -50,7 +50,6 @@ def test_cli_refuses_out_of_range_number_before_training(tmp_path):
         (["seed=-1"], "seed=-1"),
         (["optim.momentum=1.5"], "optim.momentum=1.5"),
         (["sched.milestones=[0.75,0.5]"], "sched.milestones"),
-        (["pruning=global_magnitude", "pruning.sparsity=1.0"], "pruning.sparsity=1.0"),
         (["pruning=gmp", "pruning.start_epoch=5", "pruning.end_epoch=2"], "pruning.end_epoch=2"),
         (["pruning=gmp", "pruning.end_epoch=50"], "trainer.max_epochs"),
         (["pruning=gmp", "pruning.allocation=random"], "global, layerwise, erk"),

@@ -149,9 +149,12 @@ def test_fine_tuning_keeps_weights_lr_and_momentum():
     start, end = probe.start1, probe.end0
     assert_masked_equal(start["state"], end["state"], start["masks"])
     assert start["lr"] == end["lr"]  # the held final value: no replay
+    assert start["momentum"] and start["momentum"].keys() == end["momentum"].keys()  # kept
     for name, buffer in start["momentum"].items():
         mask = start["masks"].get(name)
-        if mask is not None:
+        if mask is None:  # BatchNorm and biases: untouched
+            assert torch.equal(buffer, end["momentum"][name])
+        else:
             assert bool((buffer[~mask] == 0).all())
             assert torch.equal(buffer[mask], end["momentum"][name][mask])
 
