@@ -1,8 +1,9 @@
 """Measured CPU speed of PreCropping: dense vs precropped ResNet-20 and VGG-16, side by side.
 
 For each model, the dense network and its PreCropping narrow version (density 0.1 of the prunable
-weights, the callback's default `snip` source on two batches of the embedded CIFAR-10 set) are
-timed on the same random batch of 128 32x32 images: inference (eval mode, no grad, one forward)
+weights, the callback's default `snip` source, scored here on two batches of the embedded CIFAR-10
+set) are timed on the same random batch of 128 32x32 images: inference (eval mode, no grad, one
+forward)
 and one training step (forward, cross-entropy, backward, SGD momentum step). Repetitions are
 interleaved (dense, cropped, dense, ...) after a warm-up, so load from other processes hits both
 alike; each figure is the median over repetitions.
