@@ -3,7 +3,6 @@ empties (claim 2) and how fast the PreCropping network trains (claim 5)."""
 
 from __future__ import annotations
 
-import sys
 from argparse import Namespace
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -16,8 +15,6 @@ from prunelab.pruning.masks import ones_masks
 from prunelab.pruning.policy import keep_counts
 from prunelab.pruning.scores import magnitude
 from prunelab.pruning.targets import prunable_parameters
-
-BENCHMARKS = Path(__file__).resolve().parents[1]
 
 
 def layer_report(counts: Mapping[str, int]) -> dict[str, Any]:
@@ -65,9 +62,7 @@ def mask_report(ckpt: Path) -> dict[str, Any]:
 def precrop_timing(ckpt: Path, reps: int, threads: int) -> dict[str, float]:
     """Median step times of dense ResNet-20 (what SNIP trains) and the run's PreCropping network,
     timed interleaved by `benchmarks/precrop_speed.py`'s `measure`, plus their MACs."""
-    if str(BENCHMARKS) not in sys.path:
-        sys.path.insert(0, str(BENCHMARKS))
-    from precrop_speed import SHAPE, measure
+    from precrop_speed import SHAPE, measure  # benchmarks/ is on the path, as for `reproduce`
 
     from prunelab.counting import count_macs
     from prunelab.models import resnet20

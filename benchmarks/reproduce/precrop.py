@@ -13,7 +13,7 @@ STATEMENT = (
     "PreCropping (a physically narrower dense network with SNIP's per-layer densities) matches "
     "unstructured SNIP at the same parameter count within about a point, and is measurably faster."
 )
-MATCH_POINTS = 1.0  # |PreCropping - SNIP| in accuracy points
+SNIP_GAP_POINTS = 1.0  # |PreCropping - SNIP| in accuracy points
 FASTER = 1.1  # training-step speedup that counts as measurably faster
 
 
@@ -46,7 +46,7 @@ def analyse(runs: Runs, speed: Mapping[str, Mapping[str, float]], densities: Seq
         timing = speed.get(f"{d:g}", {})
         step = timing.get("speedup")
         if acc["snip"] and acc["crop"]:
-            matches.append(abs(acc["crop"]["mean"] - acc["snip"]["mean"]) * 100 <= MATCH_POINTS)
+            matches.append(abs(acc["crop"]["mean"] - acc["snip"]["mean"]) * 100 <= SNIP_GAP_POINTS)
         faster.append(step is not None and step >= FASTER and (wall or 0) > 1.0)
         ms = [
             f"{timing[k]:.1f}" if k in timing else ""
@@ -62,7 +62,7 @@ def analyse(runs: Runs, speed: Mapping[str, Mapping[str, float]], densities: Seq
     verdict = REPRODUCED if matched and quick else PARTLY if matched or quick else NOT
     dense = final(runs, "dense/none")
     reason = (
-        f"Accuracy within {MATCH_POINTS:g} point of SNIP at every density: "
+        f"Accuracy within {SNIP_GAP_POINTS:g} point of SNIP at every density: "
         f"{'yes' if matched else 'no'}; "
         f"faster (step speedup >= {FASTER:g}x and a shorter whole run) at every density: "
         f"{'yes' if quick else 'no'}. Dense: {pct(dense)}%."
@@ -92,9 +92,10 @@ def analyse(runs: Runs, speed: Mapping[str, Mapping[str, float]], densities: Seq
         ],
         "verdict": verdict,
         "rule": (
-            f"Matches: |mean PreCropping - mean SNIP| <= {MATCH_POINTS:g} point at every density. "
-            f"Faster: median training-step speedup >= {FASTER:g}x and the whole PreCropping run "
-            "shorter than SNIP's, at every density. Reproduced: both; partly: one; not: neither."
+            f"Matches: |mean PreCropping - mean SNIP| <= {SNIP_GAP_POINTS:g} point at every "
+            f"density. Faster: median training-step speedup >= {FASTER:g}x and the whole "
+            "PreCropping run shorter than SNIP's, at every density. Reproduced: both; partly: one; "
+            "not: neither."
         ),
         "reason": reason,
         "data": {"matches": matches, "faster": faster},
