@@ -98,6 +98,8 @@ class LevelPruning(MaskedTraining):
                     f"pruning.masks_from={masks_from} lacks the masks of levels {missing}: give "
                     "the directory of an IMP run with at least as many levels"
                 )
+            for level in range(1, levels + 1):  # a damaged or hostile file: refused before fit
+                load_masks(self.level_file(level))
         if isinstance(levels, bool) or not isinstance(levels, int) or levels < 0:
             raise ConfigError(f"pruning.levels={levels!r} must be an integer >= 0")
         if not isinstance(epochs_per_level, int) or epochs_per_level < 1:

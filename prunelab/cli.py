@@ -15,19 +15,23 @@ from prunelab.errors import ConfigError
 from prunelab.validate import check_overrides
 
 
-def _fail(message: str) -> None:
+def _fail(message: str, code: int = 2) -> None:
     print(f"prunelab: error: {message}", file=sys.stderr)
-    sys.exit(2)
+    sys.exit(code)
 
 
 @hydra.main(config_path=CONFIG_PATH, config_name="config", version_base="1.3")
 def _run(cfg: DictConfig) -> float | None:
-    from prunelab.train import train  # heavy imports after argument checks
+    from prunelab.atomic import WriteError  # heavy imports after argument checks
+    from prunelab.loading import LoadError
+    from prunelab.train import train
 
     try:
         results = train(cfg, Path(HydraConfig.get().runtime.output_dir))
-    except ConfigError as exc:
+    except (ConfigError, LoadError) as exc:  # a refused value or file: before any compute
         _fail(str(exc))
+    except WriteError as exc:  # a full disk: the previous checkpoint and results are intact
+        _fail(str(exc), code=1)
     # Returned for Hydra sweepers (Optuna) that optimise a metric.
     return results.get("final/val/acc", results.get("test/acc"))
 

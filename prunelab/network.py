@@ -4,28 +4,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
+
+from prunelab.loading import load_into
 
 
 def load_weights(network: nn.Module, path: str | Path) -> None:
     """Load a prunelab/Lightning checkpoint or a plain state_dict into `network` (strict).
 
-    Only tensors are read (`weights_only=True`): loading never executes code from the file.
+    Read by the one loader (`prunelab.loading`): a local file, tensors only, never code.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"model.init_from={path} does not exist")
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    state = state.get("state_dict", state)
-    # A Lightning checkpoint of prunelab's Classifier names weights `network.<name>`.
-    if any(k.startswith("network.") for k in state):
-        state = {
-            k.removeprefix("network."): v for k, v in state.items() if k.startswith("network.")
-        }
-    network.load_state_dict(state, strict=True)
+    load_into(network, path, "model.init_from")
 
 
 def build_network(node: DictConfig) -> nn.Module:

@@ -10,6 +10,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from prunelab.atomic import atomic_write  # noqa: E402
+
 
 def layer_density_bars(densities: Mapping[str, float], path: Path, title: str) -> Path:
     """A bar per prunable layer, its density (fraction of weights kept)."""
@@ -23,8 +25,7 @@ def layer_density_bars(densities: Mapping[str, float], path: Path, title: str) -
     ax.set_ylabel("density (fraction kept)")
     ax.set_title(title)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=120))
     plt.close(fig)
     return path
 
@@ -49,7 +50,6 @@ def accuracy_vs_density(
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=120))
     plt.close(fig)
     return path

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 from torch import nn
 
+from prunelab.atomic import write_text
 from prunelab.counting import count_macs, count_params
 from prunelab.pruning.targets import prunable_parameters
 
@@ -53,7 +54,7 @@ def write_results(path: Path, results: Mapping[str, Any]) -> None:
     ordered = {k: results[k] for k in CONTRACT_KEYS if k in results}
     ordered.update({k: v for k, v in results.items() if k not in ordered})
     clean = {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in ordered.items()}
-    path.write_text(json.dumps(clean, indent=2) + "\n")
+    write_text(path, json.dumps(clean, indent=2) + "\n")
 
 
 def _fmt(value: Any) -> str:

@@ -14,6 +14,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import ModelCheckpoint, RichProgressBar
 
+from prunelab.checkpoint_io import SafeCheckpointIO, read_resume_checkpoint
 from prunelab.ddp import ddp_job
 from prunelab.errors import ConfigError
 from prunelab.interrupt import SaveOnInterrupt
@@ -74,6 +75,8 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
     started = time.perf_counter()
     run_dir = Path(run_dir)
     validate(cfg)
+    if cfg.ckpt_path:  # refused before any compute: a URL, a hostile or foreign file
+        read_resume_checkpoint(cfg.ckpt_path)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule = _build(cfg.data)
     with _refusals_as_config_errors():
@@ -120,6 +123,7 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
         logger=build_loggers(cfg.logger, run_dir, cfg.name, config) or False,
         default_root_dir=str(run_dir),
         enable_progress_bar=progress_bar,
+        plugins=[SafeCheckpointIO()],  # atomic checkpoint files; resume through the one loader
         use_distributed_sampler=False,  # prunelab samplers shard by rank, deterministically
     )
     results: dict[str, Any] = {}

@@ -1,13 +1,14 @@
 """Read a prunelab checkpoint safely and rebuild its network, masks baked into the weights.
 
-Loading never executes code from the file: `torch.load(weights_only=True)` unpickles tensors and
-plain containers only. A file that is not a readable prunelab checkpoint (truncated, corrupt, a
-foreign pickle, a bare state_dict) is refused with a `CheckpointError` that says which.
+Loading never executes code from the file: it goes through the one loader (`prunelab.loading`,
+`torch.load(weights_only=True)`), and the run config stored in it is data: the network is built
+only from `_target_`s of prunelab's own config tree (`prunelab.allowlist`). A file that is not a
+readable prunelab checkpoint (truncated, corrupt, a foreign pickle, a bare state_dict, a stored
+config naming foreign code) is refused with a `CheckpointError` that says which.
 """
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,13 +18,15 @@ import torch
 from hydra.utils import instantiate
 from torch import nn
 
+from prunelab.allowlist import check_targets
+from prunelab.loading import LoadError, load_file
 from prunelab.pruning.channels import PLAN_KEY, apply_plan
 
 PREFIX = "network."  # Classifier keeps the network as `self.network`
 
 
-class CheckpointError(ValueError):
-    """A checkpoint file cannot be used; the message names the file and the reason."""
+# Every checkpoint problem is a LoadError of the one loader (one line, naming file and reason).
+CheckpointError = LoadError
 
 
 @dataclass
@@ -43,42 +46,6 @@ class Checkpoint:
     state_dict: dict[str, torch.Tensor]
     masks: dict[str, torch.Tensor] = field(default_factory=dict)
     plan: dict[str, Any] | None = None
-
-
-def _unreadable(path: Path, exc: Exception) -> CheckpointError:
-    """A CheckpointError that says what kind of file failed to load, in one line."""
-    with open(path, "rb") as file:
-        head = file.read(2)
-    text = str(exc)
-    if head == b"PK":  # torch.save's zip container
-        kind = "a truncated or damaged checkpoint archive"
-    elif head[:1] == b"\x80":  # a pickle (torch's legacy format, or any pickled object)
-        kind = "a truncated or damaged pickle"
-    else:
-        kind = "not a PyTorch checkpoint"
-    if "Weights only load failed" in text and kind != "not a PyTorch checkpoint":
-        culprit = next((ln.strip() for ln in text.splitlines() if "Unsupported" in ln), "")
-        return CheckpointError(
-            f"ckpt_path={path} holds Python objects other than tensors and plain values; "
-            f"refusing to unpickle them (loading must never run code from a file). {culprit}"
-        )
-    detail = (text.strip().splitlines() or [""])[0].split(". ")[0]
-    return CheckpointError(f"ckpt_path={path} is {kind} ({type(exc).__name__}: {detail})")
-
-
-def load_file(path: str | Path) -> Any:
-    """`torch.load` with `weights_only=True` on CPU; any failure becomes a CheckpointError."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"ckpt_path={path} does not exist or is not a file")
-    try:
-        with warnings.catch_warnings():  # torch's remarks on foreign pickles; errors still raise
-            warnings.simplefilter("ignore")
-            return torch.load(path, map_location="cpu", weights_only=True)
-    # Zip, pickle and weights-only errors have many types; for an untrusted file each means
-    # the same thing to the user: this file cannot be read as a checkpoint.
-    except Exception as exc:
-        raise _unreadable(path, exc) from exc
 
 
 def collect_masks(callback_states: Any) -> dict[str, torch.Tensor]:
@@ -142,9 +109,15 @@ def bake_masks(
     return baked
 
 
-def fresh_network(model_cfg: Mapping[str, Any]) -> nn.Module:
-    """Instantiate the model config without its `init_from` (the checkpoint supplies weights)."""
-    args = {k: v for k, v in model_cfg.items() if k != "init_from"}
+def fresh_network(model_cfg: Mapping[str, Any], source: str = "the checkpoint") -> nn.Module:
+    """Instantiate the model config without `init_from` / `weights` (the checkpoint supplies the
+    weights), after checking that it names only prunelab's own targets.
+
+    Raises:
+        CheckpointError: the config names a `_target_` outside prunelab's config tree.
+    """
+    args = {k: v for k, v in model_cfg.items() if k not in ("init_from", "weights")}
+    check_targets(args, "model", source)
     return instantiate(args, _convert_="all")
 
 
@@ -171,7 +144,8 @@ def restore_network(ckpt: Checkpoint, model_cfg: Mapping[str, Any] | None = None
     Raises:
         CheckpointError: the plan or the weights do not fit the built network.
     """
-    network = fresh_network(model_cfg if model_cfg is not None else ckpt.config["model"])
+    model = model_cfg if model_cfg is not None else ckpt.config["model"]
+    network = fresh_network(model, f"ckpt_path={ckpt.path}")
     if ckpt.plan is not None:
         try:
             apply_plan(network, ckpt.plan)

@@ -14,6 +14,7 @@ from lightning_fabric.utilities.exceptions import MisconfigurationException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from prunelab.allowlist import check_targets
 from prunelab.errors import ConfigError
 from prunelab.export.checkpoint import Checkpoint, read_checkpoint, restore_network
 from prunelab.module import Classifier
@@ -50,7 +51,8 @@ def eval_run_config(cfg: DictConfig, ckpt: Checkpoint) -> DictConfig:
     return run
 
 
-def _datamodule(node: DictConfig) -> pl.LightningDataModule:
+def _datamodule(node: DictConfig, source: str) -> pl.LightningDataModule:
+    check_targets(OmegaConf.to_container(node), "data", source)
     missing = [k for k in node if OmegaConf.is_missing(node, k)]
     if missing:
         raise ConfigError(f"data.{missing[0]} is required (e.g. data.{missing[0]}=VALUE)")
@@ -104,7 +106,7 @@ def evaluate(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
             f"data.num_classes={classes}, but the checkpoint's network predicts "
             f"{model_cfg['num_classes']} classes"
         )
-    datamodule = _datamodule(run.data)
+    datamodule = _datamodule(run.data, f"ckpt_path={ckpt.path}")
     module = Classifier(
         network,
         num_classes=classes,

@@ -11,10 +11,12 @@ from typing import Any
 import torch
 from omegaconf import DictConfig
 
+from prunelab.atomic import atomic_write, write_text
 from prunelab.errors import ConfigError
 from prunelab.export.checkpoint import read_checkpoint, restore_network
 from prunelab.export.onnx_io import check_onnx, export_onnx, onnx_max_error
 from prunelab.export.sparse import bit_equal, load_sparse, save_sparse
+from prunelab.loading import load_file
 from prunelab.results import print_table
 
 # Format -> default file name in the run directory.
@@ -30,13 +32,16 @@ def tensor_bytes(state: Mapping[str, torch.Tensor]) -> int:
 def _read_back(fmt: str, path: Path) -> dict[str, torch.Tensor]:
     """The state_dict a dense or sparse file holds, read the way its users will read it."""
     if fmt == "dense":
-        return torch.load(path, map_location="cpu", weights_only=True)
+        return load_file(path, "out")
     return load_sparse(path)
 
 
 def _write_state(fmt: str, state: dict[str, torch.Tensor], path: Path, verify: bool) -> dict:
     """Write a dense or sparse file and, if asked, check that it reads back bit for bit."""
-    (torch.save if fmt == "dense" else save_sparse)(state, path)
+    if fmt == "dense":
+        atomic_write(path, lambda tmp: torch.save(state, tmp))
+    else:
+        save_sparse(state, path)
     if not verify:
         return {}
     restored = _read_back(fmt, path)
@@ -87,7 +92,8 @@ def export(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     info: dict[str, Any] = {"format": cfg.format, "file": str(out), "ckpt_path": str(ckpt.path)}
     if cfg.format == "onnx":
         size = int(cfg.get("input_size") or ckpt.config.get("data", {}).get("image_size") or 32)
-        export_onnx(network, (3, size, size), out, opset=int(cfg.get("opset", 17)))
+        opset = int(cfg.get("opset", 17))
+        atomic_write(out, lambda tmp: export_onnx(network, (3, size, size), tmp, opset=opset))
         if cfg.get("verify", True):
             info.update(_verify_onnx(out, network, (3, size, size)))
     else:
@@ -96,6 +102,6 @@ def export(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     info["dense_bytes"] = tensor_bytes(state)
     info["ratio"] = info["bytes"] / info["dense_bytes"]
     run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "export.json").write_text(json.dumps(info, indent=2) + "\n")
+    write_text(run_dir / "export.json", json.dumps(info, indent=2) + "\n")
     print_table(info, title=f"export  {ckpt.path}")
     return info

@@ -17,6 +17,9 @@ from pathlib import Path
 
 import torch
 
+from prunelab.atomic import atomic_write
+from prunelab.loading import LoadError, load_file
+
 FORMAT = "prunelab-sparse"
 VERSION = 1
 _BITS = torch.arange(8, dtype=torch.uint8)  # bit i of a mask byte = position 8k + i
@@ -105,9 +108,9 @@ def decode(entry: Mapping) -> torch.Tensor:
 def save_sparse(state_dict: Mapping[str, torch.Tensor], path: str | Path) -> Path:
     """Write `state_dict` as a prunelab sparse file; returns the path."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tensors = {name: encode(t) for name, t in state_dict.items()}
-    torch.save({"format": FORMAT, "version": VERSION, "tensors": tensors}, path)
+    content = {"format": FORMAT, "version": VERSION, "tensors": tensors}
+    atomic_write(path, lambda tmp: torch.save(content, tmp))
     return path
 
 
@@ -121,10 +124,9 @@ def load_sparse(path: str | Path) -> dict[str, torch.Tensor]:
     """
     path = Path(path)
     try:
-        raw = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # any parse failure of an untrusted file means "unreadable"
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise ValueError(f"{path} is not a readable prunelab sparse file: {first}") from exc
+        raw = load_file(path, "sparse file")  # the one loader: local, tensors only, never code
+    except LoadError as exc:
+        raise LoadError(f"{path} is not a readable prunelab sparse file: {exc}") from exc
     if not isinstance(raw, Mapping) or raw.get("format") != FORMAT:
         raise ValueError(f"{path} is not a prunelab sparse file (no format tag {FORMAT!r})")
     if raw.get("version") != VERSION:

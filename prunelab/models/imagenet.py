@@ -10,23 +10,12 @@ import os
 import warnings
 from pathlib import Path
 
-import torch
 from torch import nn
+
+from prunelab.loading import load_state_dict
 
 # arch (a torchvision.models constructor) -> its classifier layer, the one num_classes resizes.
 ARCHS: dict[str, str] = {"resnet18": "fc", "resnet50": "fc", "vgg16_bn": "classifier.6"}
-
-
-def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
-    """Read a state_dict file; unwrap {"state_dict": ...} and strip a DataParallel `module.`."""
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
-        state = state["state_dict"]
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise ValueError(f"{path} does not hold a state_dict (a mapping of names to tensors)")
-    if state and all(k.startswith("module.") for k in state):
-        state = {k.removeprefix("module."): v for k, v in state.items()}
-    return state
 
 
 def torchvision_model(
@@ -61,7 +50,8 @@ def torchvision_model(
     path = Path(weights).expanduser()
     if not path.is_file():
         raise FileNotFoundError(f"weights file not found: {path}")
-    state = _read_state_dict(path)
+    # The one loader: a local file, tensors only; {"state_dict": ...} and `module.` unwrapped.
+    state = load_state_dict(path, "model.weights")
     head_keys = {f"{head}.weight", f"{head}.bias"}
     file_head = state.get(f"{head}.weight")
     if file_head is not None and file_head.shape[0] != num_classes:

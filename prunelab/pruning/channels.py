@@ -23,6 +23,7 @@ import torch
 import torch_pruning as tp
 from torch import nn
 
+from prunelab.loading import load_file
 from prunelab.models.cifar_resnet import ShortcutA
 
 PLAN_KEY = "prunelab_precrop"  # checkpoint key of the channel plan
@@ -255,6 +256,6 @@ def apply_plan(network: nn.Module, plan: Mapping[str, Any]) -> nn.Module:
 def plan_from_checkpoint(checkpoint: Mapping[str, Any] | str | Path) -> dict[str, Any] | None:
     """The channel plan a checkpoint (a loaded dict or a file) records, or None if it has none."""
     if not isinstance(checkpoint, Mapping):
-        checkpoint = torch.load(checkpoint, map_location="cpu", weights_only=True, mmap=True)
+        checkpoint = load_file(checkpoint)  # the one loader: tensors only, never code
     plan = checkpoint.get(PLAN_KEY)
     return None if plan is None else dict(plan)

@@ -12,6 +12,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import FuncFormatter, NullFormatter  # noqa: E402
 
+from prunelab.atomic import atomic_write  # noqa: E402
 from prunelab.reporting.summary import Row  # noqa: E402
 
 TICKS = (100, 50, 20, 10, 5, 2, 1, 0.5, 0.2, 0.1, 0.05, 0.02, 0.01)  # percent remaining
@@ -56,7 +57,9 @@ def accuracy_figure(rows: Sequence[Row], path: Path, title: str | None = None) -
     if lines:  # beside the axes: labels split by `by` keys are long and would hide the curves
         ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8, frameon=False)
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=150, bbox_inches="tight")
+    atomic_write(
+        path,
+        lambda tmp: fig.savefig(tmp, format=path.suffix[1:] or "png", dpi=150, bbox_inches="tight"),
+    )
     plt.close(fig)
     return path

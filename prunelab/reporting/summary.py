@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import statistics
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -13,6 +14,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from prunelab.atomic import write_text
 from prunelab.reporting.points import FIGURES, Point
 
 
@@ -78,14 +80,15 @@ def csv_columns(by: Sequence[str]) -> list[str]:
 
 def write_csv(rows: Sequence[Row], path: Path, by: Sequence[str] = ()) -> Path:
     """One line per group, figures as fractions at full precision; empty = not available."""
-    with Path(path).open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(csv_columns(by))
-        for row in rows:
-            stats = [getattr(row, s).get(n) for n in FIGURES for s in ("mean", "std")]
-            cells = [row.method, *(v for _, v in row.split), row.target, row.runs]
-            cells += [" ".join(map(str, row.seeds)), row.density, *stats]
-            writer.writerow(["" if c is None else c for c in cells])
+    handle = io.StringIO(newline="")
+    writer = csv.writer(handle)
+    writer.writerow(csv_columns(by))
+    for row in rows:
+        stats = [getattr(row, s).get(n) for n in FIGURES for s in ("mean", "std")]
+        cells = [row.method, *(v for _, v in row.split), row.target, row.runs]
+        cells += [" ".join(map(str, row.seeds)), row.density, *stats]
+        writer.writerow(["" if c is None else c for c in cells])
+    write_text(path, handle.getvalue())
     return Path(path)
 
 
@@ -122,7 +125,7 @@ def write_markdown(rows: Sequence[Row], path: Path, by: Sequence[str] = ()) -> P
     header, cells = display_table(rows, by)
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] * len(header)) + "|"]
     lines += ["| " + " | ".join(line) + " |" for line in cells]
-    Path(path).write_text("\n".join(lines) + "\n")
+    write_text(path, "\n".join(lines) + "\n")
     return Path(path)
 
 
