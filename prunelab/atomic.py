@@ -75,3 +75,18 @@ def write_text(path: str | Path, text: str) -> None:
 def write_bytes(path: str | Path, data: bytes) -> None:
     """Write `data` to `path` atomically."""
     atomic_write(path, lambda tmp: tmp.write_bytes(data))
+
+
+def save_torch(obj: object, path: str | Path) -> None:
+    """`torch.save(obj)` to `path` atomically.
+
+    Serialised in memory first: torch's zip writer reports a full disk as a bare RuntimeError,
+    while a plain file write says ENOSPC, which `WriteError` can name.
+    """
+    import io
+
+    import torch
+
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    write_bytes(path, buffer.getbuffer())

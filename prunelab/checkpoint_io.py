@@ -12,10 +12,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import torch
 from lightning_fabric.plugins import CheckpointIO
 
-from prunelab.atomic import atomic_write
+from prunelab.atomic import save_torch
 from prunelab.loading import LoadError, load_file
 
 # What every checkpoint that `Trainer.save_checkpoint` writes holds, and resuming needs.
@@ -31,7 +30,7 @@ class SafeCheckpointIO(CheckpointIO):
         """Write `checkpoint` to `path`; a failed write raises WriteError and keeps the old file."""
         if storage_options is not None:
             raise TypeError("SafeCheckpointIO takes no storage_options")
-        atomic_write(path, lambda tmp: torch.save(checkpoint, tmp))
+        save_torch(checkpoint, path)
 
     def load_checkpoint(
         self, path: str | Path, map_location: Any = None, weights_only: bool | None = None

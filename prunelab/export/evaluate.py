@@ -51,8 +51,7 @@ def eval_run_config(cfg: DictConfig, ckpt: Checkpoint) -> DictConfig:
     return run
 
 
-def _datamodule(node: DictConfig, source: str) -> pl.LightningDataModule:
-    check_targets(OmegaConf.to_container(node), "data", source)
+def _datamodule(node: DictConfig) -> pl.LightningDataModule:
     missing = [k for k in node if OmegaConf.is_missing(node, k)]
     if missing:
         raise ConfigError(f"data.{missing[0]} is required (e.g. data.{missing[0]}=VALUE)")
@@ -98,6 +97,8 @@ def evaluate(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     run_dir = Path(run_dir)
     ckpt = read_checkpoint(cfg.ckpt_path)
     run = eval_run_config(cfg, ckpt)
+    # Data, not code: built only from prunelab's own targets (the model is checked as it is built).
+    check_targets(OmegaConf.to_container(run.data), "data", f"ckpt_path={ckpt.path}")
     model_cfg = OmegaConf.to_container(run.model)
     network = restore_network(ckpt, model_cfg)
     classes = run.data.get("num_classes")
@@ -106,7 +107,7 @@ def evaluate(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
             f"data.num_classes={classes}, but the checkpoint's network predicts "
             f"{model_cfg['num_classes']} classes"
         )
-    datamodule = _datamodule(run.data, f"ckpt_path={ckpt.path}")
+    datamodule = _datamodule(run.data)
     module = Classifier(
         network,
         num_classes=classes,

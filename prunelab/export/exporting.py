@@ -11,7 +11,7 @@ from typing import Any
 import torch
 from omegaconf import DictConfig
 
-from prunelab.atomic import atomic_write, write_text
+from prunelab.atomic import atomic_write, save_torch, write_text
 from prunelab.errors import ConfigError
 from prunelab.export.checkpoint import read_checkpoint, restore_network
 from prunelab.export.onnx_io import check_onnx, export_onnx, onnx_max_error
@@ -39,7 +39,7 @@ def _read_back(fmt: str, path: Path) -> dict[str, torch.Tensor]:
 def _write_state(fmt: str, state: dict[str, torch.Tensor], path: Path, verify: bool) -> dict:
     """Write a dense or sparse file and, if asked, check that it reads back bit for bit."""
     if fmt == "dense":
-        atomic_write(path, lambda tmp: torch.save(state, tmp))
+        save_torch(state, path)
     else:
         save_sparse(state, path)
     if not verify:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from prunelab.atomic import atomic_write
+from prunelab.atomic import save_torch
 from prunelab.loading import LoadError, load_file
 
 FORMAT = "prunelab-sparse"
@@ -110,7 +110,7 @@ def save_sparse(state_dict: Mapping[str, torch.Tensor], path: str | Path) -> Pat
     path = Path(path)
     tensors = {name: encode(t) for name, t in state_dict.items()}
     content = {"format": FORMAT, "version": VERSION, "tensors": tensors}
-    atomic_write(path, lambda tmp: torch.save(content, tmp))
+    save_torch(content, path)
     return path
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from prunelab.atomic import atomic_write
+from prunelab.atomic import save_torch
 from prunelab.loading import LoadError, load_file
 from prunelab.pruning.masks import MaskSet
 
@@ -19,7 +19,7 @@ def save_masks(path: str | Path, masks: Mapping[str, torch.Tensor]) -> None:
         name: {"shape": list(mask.shape), "bits": torch.from_numpy(np.packbits(mask.cpu().numpy()))}
         for name, mask in masks.items()
     }
-    atomic_write(path, lambda tmp: torch.save(packed, tmp))
+    save_torch(packed, path)
 
 
 def _unpack(entry: object) -> torch.Tensor:
