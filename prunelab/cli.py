@@ -12,6 +12,7 @@ from omegaconf import DictConfig
 
 from prunelab.config import CONFIG_PATH
 from prunelab.errors import ConfigError
+from prunelab.resume import keep_hydra_record, redirect_argv, restore_hydra_record
 from prunelab.validate import check_overrides
 
 
@@ -29,6 +30,7 @@ def _run(cfg: DictConfig) -> float | None:
     try:
         results = train(cfg, Path(HydraConfig.get().runtime.output_dir))
     except (ConfigError, LoadError) as exc:  # a refused value or file: before any compute
+        restore_hydra_record()  # a run already in the folder keeps its own record
         _fail(str(exc))
     except WriteError as exc:  # a full disk: the previous checkpoint and results are intact
         _fail(str(exc), code=1)
@@ -51,6 +53,9 @@ def main() -> None:
         warnings.filterwarnings("ignore", message=pattern)
     try:
         check_overrides([a for a in sys.argv[1:] if not a.startswith("-")])
+        # ckpt_path=<run>/checkpoints/...: continue in <run>, not in a new timestamped folder.
+        sys.argv = redirect_argv(sys.argv)
+        keep_hydra_record(sys.argv)  # Hydra rewrites it before a refusal can come
     except ConfigError as exc:
         _fail(str(exc))
     _run()

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 CONFIG_MODULE = "prunelab.conf"
 CONFIG_PATH = f"pkg://{CONFIG_MODULE}"
@@ -14,6 +15,27 @@ CONFIG_PATH = f"pkg://{CONFIG_MODULE}"
 CHOICE_GROUPS = (
     "data", "model", "optim", "sched", "pruning", "monitor", "trainer", "logger", "experiment",
 )  # fmt: skip
+
+
+def planned_epochs(pruning: Any, default: int) -> Any:
+    """`trainer.max_epochs: ${prunelab.planned_epochs:${pruning},10}`: the epochs the pruning
+    method plans, else `default`.
+
+    A method plans the length of training when its config has `levels` and `epochs_per_level`
+    (IMP, LTH, SAP: the arguments of LevelPruning): (levels + 1) x epochs_per_level, level 0
+    being the dense run. Values the method refuses (not integers, levels < 0, epochs_per_level
+    < 1) give `default`: its constructor then names the bad key in one line, not a traceback here.
+    """
+    if not isinstance(pruning, DictConfig) or not {"levels", "epochs_per_level"} <= set(pruning):
+        return default
+    levels, per_level = pruning.levels, pruning.epochs_per_level
+    if any(isinstance(v, bool) or not isinstance(v, int) for v in (levels, per_level)):
+        return default
+    return (levels + 1) * per_level if levels >= 0 and per_level >= 1 else default
+
+
+# Registered on import, so the command line and `compose()` resolve the config tree alike.
+OmegaConf.register_new_resolver("prunelab.planned_epochs", planned_epochs, replace=True)
 
 
 def config_dir() -> Path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import netrc
 import os
 from collections.abc import Iterable, Mapping, Sequence
@@ -9,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from pytorch_lightning.loggers import CSVLogger, Logger, WandbLogger
+from pytorch_lightning.loggers.csv_logs import ExperimentWriter
+from pytorch_lightning.loggers.logger import rank_zero_experiment
 
 
 def wandb_configured() -> bool:
@@ -28,12 +31,45 @@ def wandb_mode(requested: str | None) -> str:
     )
 
 
-def build_loggers(cfg: Any, run_dir: Path, name: str, config: dict) -> list[Logger]:
-    """The loggers `cfg` (the `logger` config group) asks for, writing under `run_dir`."""
+class _ContinuingWriter(ExperimentWriter):
+    """Lightning's CSV writer, except that an existing metrics.csv is continued, not deleted.
+
+    Lightning deletes metrics.csv when its folder is not empty; a run resumed in place appends to
+    its own file instead (a new run never meets an old file: `prunelab.rundir` refuses the folder
+    or clears it first). The columns start as the file's header, so rows of the first run and of
+    the resumed one share one header, which Lightning rewrites when new metrics appear.
+    """
+
+    def _check_log_dir_exists(self) -> None:
+        if self._fs.isfile(self.metrics_file_path):
+            with self._fs.open(self.metrics_file_path, "r", newline="") as file:
+                self.metrics_keys = next(csv.reader(file), [])
+
+
+class ContinuingCSVLogger(CSVLogger):
+    """A CSVLogger whose metrics.csv survives a resume (see `_ContinuingWriter`)."""
+
+    @property
+    @rank_zero_experiment  # as Lightning's: other DDP ranks get a no-op writer
+    def experiment(self) -> ExperimentWriter:
+        if self._experiment is None:
+            self._fs.makedirs(self.root_dir, exist_ok=True)
+            self._experiment = _ContinuingWriter(log_dir=self.log_dir)
+        return self._experiment
+
+
+def build_loggers(
+    cfg: Any, run_dir: Path, name: str, config: dict, wandb_id: str | None = None
+) -> list[Logger]:
+    """The loggers `cfg` (the `logger` config group) asks for, writing under `run_dir`.
+
+    `wandb_id` names the W&B run: the id of the run being resumed continues it (`resume="allow"`
+    starts it when W&B has no run of that id yet, e.g. a new run's fresh id).
+    """
     loggers: list[Logger] = []
     if cfg.get("csv", True):
         # name="" and version="" put metrics.csv at the run directory's top, as the contract says.
-        loggers.append(CSVLogger(save_dir=str(run_dir), name="", version=""))
+        loggers.append(ContinuingCSVLogger(save_dir=str(run_dir), name="", version=""))
     if cfg.get("wandb", False):
         mode = wandb_mode(cfg.get("mode"))
         os.environ.setdefault("WANDB_SILENT", "true")
@@ -45,6 +81,8 @@ def build_loggers(cfg: Any, run_dir: Path, name: str, config: dict) -> list[Logg
             group=cfg.get("group") or sweep_group(),
             mode=mode,
             offline=mode == "offline",
+            id=wandb_id,
+            resume="allow" if wandb_id else None,
         )
         loggers.append(wandb)
     for logger in loggers:

@@ -21,8 +21,10 @@ from prunelab.interrupt import SaveOnInterrupt
 from prunelab.loggers import build_loggers, log_final
 from prunelab.module import Classifier
 from prunelab.network import build_network
+from prunelab.plan import follow_plan
 from prunelab.pruning.targets import prunable_parameters
 from prunelab.results import measure, print_table, write_results
+from prunelab.rundir import refuse_occupied, start_run
 from prunelab.validate import validate
 
 REFUSALS = (ValueError, FileNotFoundError, TypeError)  # how a constructor refuses a value
@@ -75,6 +77,7 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
     started = time.perf_counter()
     run_dir = Path(run_dir)
     validate(cfg)
+    refuse_occupied(cfg, run_dir)  # a new run never writes over another run's files
     if cfg.ckpt_path:  # refused before any compute: a URL, a hostile or foreign file
         read_resume_checkpoint(cfg.ckpt_path)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
@@ -83,6 +86,7 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
         network = build_network(cfg.model)
     pruning = build_pruning(cfg.pruning)
     monitors = build_monitors(cfg.get("monitor"))
+    follow_plan(cfg, pruning, run_dir)  # IMP, SAP: max_epochs = (levels + 1) x epochs_per_level
     config = run_config(cfg)
     module = Classifier(
         network,
@@ -93,13 +97,11 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
         run_config=config,
     )
     trainer_args = dict(config["trainer"])
-    planned = [c.planned_epochs for c in pruning if getattr(c, "planned_epochs", None)]
-    if planned:  # IMP-style methods decide the length of training: (levels + 1) x epochs per level
-        trainer_args["max_epochs"] = planned[0]
     for callback in pruning:  # a typo'd glob or a schedule that cannot fit: refused before data
         prunable_parameters(network, getattr(callback, "exclude", ()))
         if hasattr(callback, "check_plan"):
             callback.check_plan(trainer_args["max_epochs"])
+    wandb_id = start_run(cfg, run_dir, config)  # after every refusal: may clear an old run
     checkpoints = run_dir / "checkpoints"
     callbacks = [
         *pruning,
@@ -120,7 +122,7 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
     trainer = pl.Trainer(
         **trainer_args,
         callbacks=callbacks,
-        logger=build_loggers(cfg.logger, run_dir, cfg.name, config) or False,
+        logger=build_loggers(cfg.logger, run_dir, cfg.name, config, wandb_id) or False,
         default_root_dir=str(run_dir),
         enable_progress_bar=progress_bar,
         plugins=[SafeCheckpointIO()],  # atomic checkpoint files; resume through the one loader
