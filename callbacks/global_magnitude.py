@@ -31,6 +31,7 @@ class GlobalMagnitudePruning(MaskedTraining):
         min_threshold: GlobalMP's minimum threshold M, percent of all prunable weights (0 = off).
         initial_sparsity: the gradual schedule's starting sparsity s_i (0 = dense-to-sparse).
         exclude, collapse_threshold, plot: see `MaskedTraining`.
+        **common: `parameters_to_prune`, `plot_dir`, `prog_bar` of `MaskedTraining`.
     """
 
     def __init__(
@@ -47,8 +48,9 @@ class GlobalMagnitudePruning(MaskedTraining):
         exclude: Sequence[str] = (),
         collapse_threshold: float = 0.01,
         plot: bool = True,
+        **common: Any,
     ) -> None:
-        super().__init__(exclude, collapse_threshold, plot)
+        super().__init__(exclude, collapse_threshold, plot, **common)
         if not 0 <= sparsity < 1:
             raise ConfigError(f"pruning.sparsity={sparsity} must be in [0, 1)")
         if schedule not in SCHEDULES:

@@ -55,6 +55,7 @@ class GraNet(GlobalMagnitudePruning):
         allocation: how the cubic step spreads over layers: `global` (the paper) or `layerwise`.
         seed: seed of the initial random masks; null = the run's seed (`torch.initial_seed()`).
         exclude, collapse_threshold, plot: see `MaskedTraining`.
+        **common: `parameters_to_prune`, `plot_dir`, `prog_bar` of `MaskedTraining`.
     """
 
     def __init__(
@@ -72,6 +73,7 @@ class GraNet(GlobalMagnitudePruning):
         exclude: Sequence[str] = (),
         collapse_threshold: float = 0.01,
         plot: bool = True,
+        **common: Any,
     ) -> None:
         if allocation not in GRANET_ALLOCATIONS:  # ERK counts ignore which weights are active
             raise ConfigError(
@@ -88,6 +90,7 @@ class GraNet(GlobalMagnitudePruning):
             exclude=exclude,
             collapse_threshold=collapse_threshold,
             plot=plot,
+            **common,
         )
         if not 1.0 - sparsity <= initial_density <= 1.0:
             raise ConfigError(

@@ -9,6 +9,7 @@ end-of-level magnitudes among those still kept, under a global or layerwise allo
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import pytorch_lightning as pl
 
@@ -35,7 +36,8 @@ class IterativeMagnitudePruning(LevelPruning):
         rewind: `init`, `step:K`, `lr`, `lr:K` or `none` (see `LevelPruning`).
         allocation: `global` (one magnitude threshold over all layers) or `layerwise`.
         control: `none`, `random_reinit` or `random_prune` (see `LevelPruning`).
-        seed, monitor, exclude, collapse_threshold, plot, masks_from: see `LevelPruning`.
+        seed, monitor, exclude, collapse_threshold, plot, masks_from, **common: see
+            `LevelPruning`.
 
     Example (plain Lightning; the module's forward returns logits)::
 
@@ -57,10 +59,11 @@ class IterativeMagnitudePruning(LevelPruning):
         collapse_threshold: float = 0.01,
         plot: bool = True,
         masks_from: str | None = None,
+        **common: Any,
     ) -> None:
         super().__init__(
             levels, epochs_per_level, rewind, control, seed, monitor, exclude,
-            collapse_threshold, plot, masks_from,
+            collapse_threshold, plot, masks_from, **common,
         )  # fmt: skip
         if isinstance(fraction, bool) or not 0 < fraction < 1:
             raise ConfigError(f"pruning.fraction={fraction} must be in (0, 1)")

@@ -27,7 +27,7 @@ import torch
 
 from prunelab.callbacks.level_eval import evaluate_test
 from prunelab.callbacks.level_report import log_level, plot_levels, use_level_axis
-from prunelab.callbacks.masked import MaskedTraining
+from prunelab.callbacks.masked import MaskedTraining, pruning_root
 from prunelab.errors import ConfigError
 from prunelab.pruning import rewind as rw
 from prunelab.pruning.mask_io import load_masks, save_masks
@@ -69,6 +69,7 @@ class LevelPruning(MaskedTraining):
         monitor: the validation metric (higher is better) whose best value per level is reported
             as `best_<name>`.
         exclude, collapse_threshold, plot: see `MaskedTraining`.
+        **common: `parameters_to_prune`, `plot_dir`, `prog_bar` of `MaskedTraining`.
         masks_from: the directory of an earlier IMP/SAP run: each level installs that run's masks
             (saved as `masks/level<L>.pt` beside the run's `checkpoints/`) instead of its own.
             With `control=random_reinit` this is the lottery-ticket paper's control: the winning
@@ -87,8 +88,9 @@ class LevelPruning(MaskedTraining):
         collapse_threshold: float = 0.01,
         plot: bool = True,
         masks_from: str | None = None,
+        **common: Any,
     ) -> None:
-        super().__init__(exclude, collapse_threshold, plot)
+        super().__init__(exclude, collapse_threshold, plot, **common)
         control = control or "none"
         self.masks_from = None if masks_from is None else Path(masks_from)
         if self.masks_from is not None:
@@ -132,8 +134,8 @@ class LevelPruning(MaskedTraining):
             )
 
     def network(self, pl_module: pl.LightningModule) -> torch.nn.Module:
-        """The module whose state is rewound: `pl_module.network`, or the module itself."""
-        return getattr(pl_module, "network", pl_module)
+        """The module whose state is rewound: the one the targets are named in."""
+        return pruning_root(pl_module)
 
     def level_file(self, level: int, root: str | Path | None = None) -> Path:
         """Where the masks of `level` are kept: `<run dir>/masks/level<L>.pt`."""
@@ -253,8 +255,8 @@ class LevelPruning(MaskedTraining):
         # on_train_end: the last level is recorded here then.
         self._record_last_level(trainer, pl_module)
         super().on_fit_end(trainer, pl_module)
-        if self.plot and trainer.is_global_zero:
-            path = Path(trainer.default_root_dir) / "plots" / "accuracy_vs_density.png"
+        path = self.plot_path(trainer, "accuracy_vs_density.png")
+        if path is not None:
             title = f"{type(self).__name__}, rewind={self.rewind_spec()}"
             keys = ["test/acc", f"best_{self.monitor}"]
             plot_levels(self.stages, keys, path, title, "accuracy at the end of each level")

@@ -1,9 +1,13 @@
-"""MaskedTraining: the callback that owns the masks, which every pruning callback builds on.
+"""MaskedTraining: the Lightning adapter of a MaskState, which every pruning callback builds on.
 
-It keeps pruned weights exactly zero (after every optimizer step, and whenever masks change or
-weights are loaded), zeroes the optimizer's state at pruned positions, saves masks in checkpoints,
-keeps them identical on every DDP rank, and reports densities. Subclasses decide *when* and *which*
-weights to prune and hand the new masks to `set_masks`.
+It selects the prunable weights (`prunelab.pruning.targets`), keeps one `MaskState` over them
+(enforced after every optimizer step, and whenever masks change or weights are loaded), makes new
+masks identical on every DDP rank (rank 0's), saves them in checkpoints, and reports densities:
+`prune/sparsity` through `pl_module.log` (so `trainer.callback_metrics` has it for
+`ModelCheckpoint` / `EarlyStopping` and the progress bar), and every mask change, with each
+layer's density, to the loggers at the step it happened. Subclasses decide *when* and *which*
+weights to prune and hand the new masks to `set_masks`. No file is written unless `plot_dir`
+is given.
 """
 
 from __future__ import annotations
@@ -17,8 +21,20 @@ import torch
 from pytorch_lightning.utilities import rank_zero_warn
 
 from prunelab.plotting import layer_density_bars
-from prunelab.pruning.masks import densities, is_subset, ones_masks, sparsity, validate_masks
-from prunelab.pruning.targets import prunable_parameters
+from prunelab.pruning.masks import MaskSet, densities, sparsity
+from prunelab.pruning.state import MaskState
+from prunelab.pruning.targets import Target, select_targets
+
+
+def pruning_root(pl_module: pl.LightningModule) -> torch.nn.Module:
+    """The module whose parameter names the targets use.
+
+    The rule: `pl_module.network` when it is an `nn.Module` (prunelab's `Classifier` keeps its
+    network there, so configs say `fc.weight`), otherwise the LightningModule itself (a network
+    at `self.net` is named `net.fc.weight`).
+    """
+    network = getattr(pl_module, "network", None)
+    return network if isinstance(network, torch.nn.Module) else pl_module
 
 
 class MaskedTraining(pl.Callback):
@@ -27,36 +43,51 @@ class MaskedTraining(pl.Callback):
     Args:
         exclude: name globs of conv/linear weights that are never pruned (e.g. ``["fc.weight"]``).
         collapse_threshold: warn, naming the layer, when a layer's density falls below this.
-        plot: draw the per-layer density bar chart into ``<default_root_dir>/plots`` at the end.
+        plot: draw the per-layer density bar chart at the end (into `plot_dir`).
+        parameters_to_prune: the weights to prune: name globs, modules, or `(module, "weight")`
+            pairs (as Lightning's `ModelPruning`); default every conv and linear weight.
+        plot_dir: where figures go; None (the default) writes no file.
+        prog_bar: show `prune/sparsity` in the progress bar.
     """
 
     def __init__(
-        self, exclude: Sequence[str] = (), collapse_threshold: float = 0.01, plot: bool = True
+        self,
+        exclude: Sequence[str] = (),
+        collapse_threshold: float = 0.01,
+        plot: bool = True,
+        *,
+        parameters_to_prune: Sequence[Target] | None = None,
+        plot_dir: str | Path | None = None,
+        prog_bar: bool = False,
     ) -> None:
         if not 0 <= collapse_threshold < 1:
             raise ValueError(f"collapse_threshold={collapse_threshold} must be in [0, 1)")
-        self.exclude = tuple(exclude)
+        self.exclude = (exclude,) if isinstance(exclude, str) else tuple(exclude)
         self.collapse_threshold = collapse_threshold
-        self.plot = plot
-        self.masks: dict[str, torch.Tensor] | None = None
+        self.plot, self.prog_bar = plot, prog_bar
+        self.plot_dir = None if plot_dir is None else Path(plot_dir)
+        self.parameters_to_prune = parameters_to_prune
+        self.state: MaskState | None = None  # built at fit start over the selected weights
+        self._restored: MaskSet | None = None  # masks from a checkpoint, until then
         self.stages: list[dict[str, Any]] = []
         self._params: dict[str, torch.nn.Parameter] = {}
         self._last_step = -1
 
     @property
-    def masks(self) -> dict[str, torch.Tensor] | None:
-        """Parameter name -> bool mask (True = kept), on the parameter's device; None before fit."""
-        return self._masks
+    def masks(self) -> MaskSet | None:
+        """Parameter name -> bool mask (True = kept), on the parameter's device; None before fit
+        (or the restored masks, until fit starts)."""
+        return self.state.masks if self.state is not None else self._restored
 
     @masks.setter
-    def masks(self, masks: dict[str, torch.Tensor] | None) -> None:
-        self._masks = masks
-        self._pairs: list[tuple[torch.nn.Parameter, torch.Tensor]] | None = None  # enforce's cache
+    def masks(self, masks: MaskSet | None) -> None:
+        """Masks to start from (as a checkpoint restores them); installed when fit starts."""
+        self._restored, self.state = masks, None
 
     # -- the mask mechanics every method shares ------------------------------------------------
     def params(self, pl_module: pl.LightningModule) -> dict[str, torch.nn.Parameter]:
-        """The prunable weights of the module's network, by name."""
-        return prunable_parameters(getattr(pl_module, "network", pl_module), self.exclude)
+        """The weights this callback prunes, named as `pruning_root(pl_module)` names them."""
+        return select_targets(pruning_root(pl_module), self.parameters_to_prune, self.exclude)
 
     def set_masks(
         self,
@@ -74,37 +105,19 @@ class MaskedTraining(pl.Callback):
             report: log the densities (off when a step's densities were just logged).
         """
         masks = trainer.strategy.broadcast({n: m.cpu() for n, m in masks.items()}, src=0)
-        validate_masks(masks, self._params)
-        if self.masks is not None and not may_grow and not is_subset(masks, self._cpu_masks()):
-            raise RuntimeError("a pruning step tried to revive pruned weights")
-        self.masks = {n: m.to(self._params[n].device) for n, m in masks.items()}
+        self.state.install(masks, may_grow=may_grow)
         self.enforce(trainer)
         if report:
             self.report(trainer)
 
-    @torch.no_grad()
     def enforce(self, trainer: pl.Trainer) -> None:
-        """Zero pruned weights and the optimizer state at their positions, in place.
-
-        The hot path (once per optimizer step), so it walks a cached list of (weight, pruned
-        positions), inverted once per set of masks rather than at every step. Same effect as
-        `apply_masks` + `zero_momentum`: every state tensor shaped like its weight (SGD's
-        momentum, Adam's moments) is zeroed at pruned positions; scalar state is left alone.
-        """
-        if self.masks is None:
-            return
-        if self._pairs is None:  # rebuilt whenever `masks` is reassigned or `setup` runs
-            self._pairs = [(self._params[n], ~m) for n, m in self.masks.items()]
-        states = [optimizer.state for optimizer in trainer.optimizers]
-        for param, pruned in self._pairs:
-            param.masked_fill_(pruned, 0.0)  # not a multiply: a NaN/inf weight becomes exactly 0
-            for state in states:
-                for value in state.get(param, {}).values():
-                    if torch.is_tensor(value) and value.shape == param.shape:
-                        value.masked_fill_(pruned.to(value.device), 0)
+        """Zero pruned weights and the optimizer state at their positions (`MaskState.enforce`)."""
+        if self.state is not None:
+            self.state.enforce(trainer.optimizers)
 
     def report(self, trainer: pl.Trainer) -> dict[str, float]:
-        """Log total and per-layer density; warn about layers that have (nearly) collapsed."""
+        """Log total and per-layer density to the loggers at this step; warn about layers that
+        have (nearly) collapsed."""
         per_layer = densities(self.masks)
         metrics = {"prune/sparsity": sparsity(self.masks)}
         metrics.update({f"prune/layer/{n}": d for n, d in per_layer.items()})
@@ -118,20 +131,19 @@ class MaskedTraining(pl.Callback):
         return metrics
 
     def _cpu_masks(self) -> dict[str, torch.Tensor]:
-        return {n: m.cpu() for n, m in self.masks.items()}
+        return self.state.cpu_masks()
 
     # -- Lightning hooks -----------------------------------------------------------------------
     def _place_masks(self) -> None:
-        """Start from all-ones masks, or check restored ones and move them to the weights."""
-        if self.masks is None:
-            self.masks = ones_masks(self._params)
-        validate_masks(self.masks, self._params)
-        if any(m.device != self._params[n].device for n, m in self.masks.items()):
-            self.masks = {n: m.to(self._params[n].device) for n, m in self.masks.items()}
+        """Build the MaskState: all-ones masks, or the restored ones (checked, on the device)."""
+        if self.state is None or self._restored is not None:
+            self.state = MaskState(self._params, self._restored)
+            self._restored = None
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        if self.state is not None:  # a new fit (or a changed network): rebuilt at fit start
+            self._restored, self.state = self.state.cpu_masks(), None
         self._params = self.params(pl_module)
-        self._pairs = None
 
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         # Runs after a checkpoint's weights and masks were restored: enforce them at once.
@@ -152,18 +164,28 @@ class MaskedTraining(pl.Callback):
         if trainer.global_step != self._last_step:
             self._last_step = trainer.global_step
             self.enforce(trainer)
+        # Into callback_metrics (monitorable, progress bar); the loggers get `report`'s rows.
+        if isinstance(pl_module, pl.LightningModule):  # not in a unit test's stand-in module
+            value = self.state.sparsity() if self.state is not None else 0.0
+            pl_module.log("prune/sparsity", value, logger=False, prog_bar=self.prog_bar)
 
     def on_load_checkpoint(self, trainer, pl_module, checkpoint: dict) -> None:
         self._last_step = -1  # weights were replaced: enforce again at the next step
 
+    def plot_path(self, trainer: pl.Trainer, name: str) -> Path | None:
+        """Where figure `name` goes: `<plot_dir>/<name>` on rank 0 when plotting, else None."""
+        if not self.plot or self.plot_dir is None or not trainer.is_global_zero:
+            return None
+        return self.plot_dir / name
+
     def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if self.plot and trainer.is_global_zero and self.masks is not None:
-            path = Path(trainer.default_root_dir) / "plots" / "layer_density.png"
+        path = self.plot_path(trainer, "layer_density.png")
+        if path is not None and self.masks is not None:
             title = f"per-layer density, total sparsity {sparsity(self.masks):.4f}"
             layer_density_bars(densities(self.masks), path, title)
 
     def state_dict(self) -> dict[str, Any]:
-        masks = None if self.masks is None else self._cpu_masks()
+        masks = self.state.cpu_masks() if self.state is not None else self._restored
         return {"masks": masks, "stages": list(self.stages)}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:

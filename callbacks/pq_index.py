@@ -17,7 +17,6 @@ threshold prunes `|w| < pivot` (ours removes exactly c weights, ties by index).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
@@ -43,7 +42,8 @@ class PQIndexPruning(LevelPruning):
         beta: at most this fraction of the unpruned weights goes in one round, in (0, 1].
         scope: `global` (all prunable weights as one vector), `layer` or `neuron`.
         rewind: `init` by default (the authors rewind to theta_0); any `LevelPruning` option.
-        control, seed, monitor, exclude, collapse_threshold, plot, masks_from: see `LevelPruning`.
+        control, seed, monitor, exclude, collapse_threshold, plot, masks_from, **common: see
+            `LevelPruning`.
     """
 
     def __init__(
@@ -64,10 +64,11 @@ class PQIndexPruning(LevelPruning):
         collapse_threshold: float = 0.01,
         plot: bool = True,
         masks_from: str | None = None,
+        **common: Any,
     ) -> None:
         super().__init__(
             levels, epochs_per_level, rewind, control, seed, monitor, exclude,
-            collapse_threshold, plot, masks_from,
+            collapse_threshold, plot, masks_from, **common,
         )  # fmt: skip
         if not 0 < p < q:
             raise ConfigError(f"pruning.p={p}, pruning.q={q}: the PQ index needs 0 < p < q")
@@ -98,7 +99,7 @@ class PQIndexPruning(LevelPruning):
 
     def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         super().on_fit_end(trainer, pl_module)
-        if self.plot and trainer.is_global_zero:
-            path = Path(trainer.default_root_dir) / "plots" / "pq_index_vs_density.png"
+        path = self.plot_path(trainer, "pq_index_vs_density.png")
+        if path is not None:
             title = f"SAP (p={self.p}, q={self.q}, scope={self.scope})"
             plot_levels(self.stages, ["pq_index", "test/acc"], path, title, "PQ index / accuracy")

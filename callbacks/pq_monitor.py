@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 import pytorch_lightning as pl
 import torch
 
-from prunelab.callbacks.masked import MaskedTraining
+from prunelab.callbacks.masked import MaskedTraining, pruning_root
 from prunelab.pruning.masks import ones_masks
 from prunelab.pruning.sap import layer_pq_indices, network_pq_index
 from prunelab.pruning.targets import prunable_parameters
@@ -57,7 +57,7 @@ class PQIndexMonitor(pl.Callback):
         if masked is not None and masked.masks is not None:
             weights, masks = masked.params(pl_module), masked.masks
         else:
-            network = getattr(pl_module, "network", pl_module)
+            network = pruning_root(pl_module)
             weights = prunable_parameters(network, self.exclude)
             masks = ones_masks(weights)
         return pq_metrics(weights, masks, self.p, self.q)

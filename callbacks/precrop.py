@@ -47,7 +47,8 @@ class PreCropping(pl.Callback):
         iterations: rounds of the `synflow` source.
         init: `fresh` (initialise the narrow network anew, the paper's setting) or `inherit`
             (keep the full network's initial values of the surviving channels).
-        plot: draw the kept fraction of channels per layer into `<default_root_dir>/plots`.
+        plot: draw the kept fraction of channels per layer (`channels.png`) into `plot_dir`.
+        plot_dir: where figures go; None (the default) writes no file.
     """
 
     def __init__(
@@ -61,6 +62,8 @@ class PreCropping(pl.Callback):
         iterations: int = 100,
         init: str = "fresh",
         plot: bool = True,
+        *,
+        plot_dir: str | Path | None = None,
     ) -> None:
         check_density(density, batches)
         for key, value, valid in (("source", source, SOURCES), ("budget", budget, BUDGETS)):
@@ -78,6 +81,7 @@ class PreCropping(pl.Callback):
         self.exponent, self.multiple = float(exponent), multiple
         self.batches, self.iterations = batches, iterations
         self.init, self.plot = init, plot
+        self.plot_dir = None if plot_dir is None else Path(plot_dir)
         self.plan: dict[str, Any] | None = None
         self._cropped: nn.Module | None = None  # the network this callback put in place
         self._full: nn.Module | None = None  # full-width copy, kept until weights are restored
@@ -119,11 +123,10 @@ class PreCropping(pl.Callback):
         metrics.update({f"precrop/channels/{n}": c for n, c in plan["channels"].items()})
         for logger in trainer.loggers:
             logger.log_metrics(metrics, step=trainer.global_step)
-        if self.plot and trainer.is_global_zero:
+        if self.plot and self.plot_dir is not None and trainer.is_global_zero:
             kept = {n: c / plan["widths"][n] for n, c in plan["channels"].items()}
             title = f"PreCropping: channels kept, {plan.get('budget')} {achieved:.4f}"
-            path = Path(trainer.default_root_dir) / "plots" / "channels.png"
-            layer_density_bars(kept, path, title)
+            layer_density_bars(kept, self.plot_dir / "channels.png", title)
 
     def before_weights_load(self, pl_module: pl.LightningModule, checkpoint: dict) -> None:
         """Put the checkpoint's architecture in place before its weights are loaded."""

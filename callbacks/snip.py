@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
+from typing import Any
 
 import pytorch_lightning as pl
 import torch
 
-from prunelab.callbacks.masked import MaskedTraining
+from prunelab.callbacks.masked import MaskedTraining, pruning_root
 from prunelab.errors import ConfigError
 from prunelab.pruning.allocation import global_counts
 from prunelab.pruning.layer_densities import snip_scores
@@ -51,6 +52,7 @@ class SNIPPruning(MaskedTraining):
             so the two compare at equal parameter count).
         batches: training batches whose summed gradients give the scores (the paper used one).
         exclude, collapse_threshold, plot: see `MaskedTraining`.
+        **common: `parameters_to_prune`, `plot_dir`, `prog_bar` of `MaskedTraining`.
     """
 
     def __init__(
@@ -60,8 +62,9 @@ class SNIPPruning(MaskedTraining):
         exclude: Sequence[str] = (),
         collapse_threshold: float = 0.01,
         plot: bool = True,
+        **common: Any,
     ) -> None:
-        super().__init__(exclude, collapse_threshold, plot)
+        super().__init__(exclude, collapse_threshold, plot, **common)
         check_density(density, batches)
         self.density, self.batches = float(density), batches
 
@@ -73,7 +76,7 @@ class SNIPPruning(MaskedTraining):
 
     def prune(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """Score on the first training batches and keep the global top `density` by |w * g|."""
-        network = getattr(pl_module, "network", pl_module)  # where `params` found the weights
+        network = pruning_root(pl_module)  # where `params` found the weights
         scores = snip_scores(network, self._params, training_batches(trainer, self.batches))
         current = self._cpu_masks()
         counts = global_counts(scores, current, 1.0 - self.density)

@@ -7,7 +7,8 @@ per-weight state) after every optimizer step and whenever a mask changes or weig
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import torch
 
@@ -20,14 +21,39 @@ def ones_masks(params: Mapping[str, torch.Tensor]) -> MaskSet:
 
 
 @torch.no_grad()
-def apply_masks(params: Mapping[str, torch.Tensor], masks: Mapping[str, torch.Tensor]) -> None:
-    """Zero, in place, every weight whose mask entry is False.
+def zero_state(
+    param: torch.Tensor, pruned: torch.Tensor, states: Iterable[Mapping[str, Any]]
+) -> None:
+    """Zero, in place, the per-weight optimizer state of `param` where `pruned` is True.
 
+    Every state tensor with exactly the parameter's shape is per-weight state: SGD's
+    `momentum_buffer`, Adam's `exp_avg` and `exp_avg_sq`, and whatever another optimizer keeps in
+    that form. Scalar state (Adam's `step`) is left alone.
+    """
+    for state in states:
+        for value in state.values():
+            if torch.is_tensor(value) and value.shape == param.shape:
+                value.masked_fill_(pruned.to(value.device), 0)
+
+
+@torch.no_grad()
+def zero_pruned(
+    param: torch.Tensor, pruned: torch.Tensor, states: Iterable[Mapping[str, Any]] = ()
+) -> None:
+    """Zero, in place, `param` where `pruned` is True, and its optimizer `states` there.
+
+    The one implementation of mask enforcement (`apply_masks` and `MaskState.enforce` call it).
     `masked_fill_` rather than a multiply: a pruned weight becomes exactly +0 even if it held an
     inf or NaN, which a multiplication by 0 would keep as NaN.
     """
+    param.masked_fill_(pruned, 0.0)
+    zero_state(param, pruned, states)
+
+
+def apply_masks(params: Mapping[str, torch.Tensor], masks: Mapping[str, torch.Tensor]) -> None:
+    """Zero, in place, every weight whose mask entry is False (see `zero_pruned`)."""
     for name, mask in masks.items():
-        params[name].masked_fill_(~mask, 0.0)
+        zero_pruned(params[name], ~mask)
 
 
 def validate_masks(masks: Mapping[str, torch.Tensor], params: Mapping[str, torch.Tensor]) -> None:
@@ -92,17 +118,11 @@ def zero_momentum(
     params: Mapping[str, torch.Tensor],
     masks: Mapping[str, torch.Tensor],
 ) -> None:
-    """Zero the optimizer's per-weight state at pruned positions.
+    """Zero the optimizer's per-weight state at pruned positions (see `zero_state`).
 
-    Every state tensor with exactly the parameter's shape is treated as per-weight state: SGD's
-    `momentum_buffer`, Adam's `exp_avg` and `exp_avg_sq`, and whatever another optimizer keeps in
-    that form. Without this, momentum would push a pruned weight away from zero at the next step,
+    Without this, momentum would push a pruned weight away from zero at the next step,
     or a regrown weight would start with stale momentum. Scalar state (Adam's `step`) is left
     alone. Parameters the optimizer has no state for yet are skipped.
     """
     for name, mask in masks.items():
-        param = params[name]
-        state = optimizer.state.get(param, {})
-        for value in state.values():
-            if torch.is_tensor(value) and value.shape == param.shape:
-                value.masked_fill_(~mask.to(value.device), 0)
+        zero_state(params[name], ~mask, [optimizer.state.get(params[name], {})])

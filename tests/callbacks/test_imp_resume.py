@@ -84,7 +84,8 @@ def test_users_own_module_and_trainer(tmp_path):
         pl.Trainer(max_epochs=5, callbacks=[imp], logger=False, enable_progress_bar=False).fit(
             UserModule(), datamodule=Synthetic(batch_size=16)
         )
-    module, imp = UserModule(), IterativeMagnitudePruning(2, 2, fraction=0.5)
+    module = UserModule()
+    imp = IterativeMagnitudePruning(2, 2, fraction=0.5, plot_dir=tmp_path / "plots")
     lrs = []
 
     class LearningRates(pl.Callback):
