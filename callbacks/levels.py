@@ -30,6 +30,7 @@ from prunelab.callbacks.level_report import log_level, plot_levels, use_level_ax
 from prunelab.callbacks.masked import MaskedTraining, pruning_root
 from prunelab.errors import ConfigError
 from prunelab.pruning import rewind as rw
+from prunelab.pruning.lr_horizon import check_fits_level
 from prunelab.pruning.mask_io import load_masks, save_masks
 from prunelab.pruning.masks import MaskSet, sparsity
 from prunelab.pruning.scores import random_scores
@@ -208,7 +209,6 @@ class LevelPruning(MaskedTraining):
         # Whole optimizer steps per epoch x epochs per level; the LR schedule spans one level.
         per_epoch = int(trainer.estimated_stepping_batches) // trainer.max_epochs
         self.steps_per_level = per_epoch * self.epochs_per_level
-        pl_module.schedule_steps = self.steps_per_level
         if self.rewind.step >= self.steps_per_level:
             raise ConfigError(
                 f"pruning.rewind step {self.rewind.step} is not inside level 0, which has "
@@ -219,6 +219,12 @@ class LevelPruning(MaskedTraining):
 
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         super().on_fit_start(trainer, pl_module)
+        for config in trainer.lr_scheduler_configs:  # each level replays it: it must fit one
+            length = self.steps_per_level if config.interval == "step" else self.epochs_per_level
+            try:
+                check_fits_level(config.scheduler, config.interval, length // config.frequency)
+            except ValueError as exc:
+                raise ConfigError(f"{type(self).__name__}: {exc}") from exc
         if self.rewind == rw.Rewind("weights", 0) and self.snapshot is None:
             self.snapshot = rw.snapshot(self.network(pl_module))
         use_level_axis(trainer)
@@ -284,3 +290,10 @@ class LevelPruning(MaskedTraining):
         self.level_last = state_dict.get("level_last")
         self.snapshot = state_dict.get("snapshot")
         self.seed = state_dict.get("seed", self.seed)
+
+
+def level_steps(trainer: pl.Trainer) -> int | None:
+    """Optimizer steps in one level of the trainer's level-wise method (None if it has none):
+    the length a learning-rate schedule must have to be replayed level by level."""
+    levels = [c for c in trainer.callbacks if isinstance(c, LevelPruning)]
+    return levels[0].steps_per_level if levels else None

@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 from torchmetrics.classification import MulticlassAccuracy
 
+from prunelab.callbacks.levels import level_steps
 from prunelab.optim import build_optimizer, build_scheduler
 
 
@@ -44,9 +45,6 @@ class Classifier(pl.LightningModule):
         self.sched_cfg = dict(sched)
         self.label_smoothing = label_smoothing
         self.run_config = dict(run_config or {})
-        # Pruning callbacks that train in cycles (IMP, SAP) set this to one cycle's length, so
-        # the learning-rate schedule spans a level rather than the whole fit.
-        self.schedule_steps: int | None = None
         ks = (1, 5) if top5 else (1,)
         for split in ("val", "test"):
             for k in ks:
@@ -87,7 +85,8 @@ class Classifier(pl.LightningModule):
         optimizer = build_optimizer(self.parameters(), self.optim_cfg)
         fit_steps = int(self.trainer.estimated_stepping_batches)
         per_epoch = max(1, fit_steps // max(1, self.trainer.max_epochs or 1))
-        steps = self.schedule_steps or fit_steps
+        # One level's schedule under a level-wise method (IMP, SAP: replayed at every level).
+        steps = level_steps(self.trainer) or fit_steps
         scheduler = build_scheduler(optimizer, self.sched_cfg, int(steps), per_epoch)
         return {
             "optimizer": optimizer,
@@ -96,7 +95,3 @@ class Classifier(pl.LightningModule):
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["prunelab_config"] = self.run_config
-        checkpoint["prunelab_schedule_steps"] = self.schedule_steps
-
-    def on_load_checkpoint(self, checkpoint: dict) -> None:
-        self.schedule_steps = checkpoint.get("prunelab_schedule_steps", self.schedule_steps)
