@@ -11,7 +11,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from prunelab.config import CONFIG_PATH
-from prunelab.errors import ConfigError
+from prunelab.errors import ConfigError, DivergenceError, Interrupted
 from prunelab.resume import keep_hydra_record, redirect_argv, restore_hydra_record
 from prunelab.validate import check_overrides
 
@@ -19,6 +19,18 @@ from prunelab.validate import check_overrides
 def _fail(message: str, code: int = 2) -> None:
     print(f"prunelab: error: {message}", file=sys.stderr)
     sys.exit(code)
+
+
+def _interrupted(exc: Interrupted) -> None:
+    """One line naming the signal and the command that continues the run, then exit 128 + signal."""
+    from pytorch_lightning.utilities import rank_zero_only
+
+    from prunelab.interrupt import resume_command
+
+    if rank_zero_only.rank == 0:  # every DDP rank stops; one line is enough
+        command = resume_command(HydraConfig.get().overrides.task, exc.checkpoint)
+        print(f"prunelab: {exc}; resume with: {command}", file=sys.stderr)
+    sys.exit(exc.exit_code)
 
 
 @hydra.main(config_path=CONFIG_PATH, config_name="config", version_base="1.3")
@@ -34,6 +46,12 @@ def _run(cfg: DictConfig) -> float | None:
         _fail(str(exc))
     except WriteError as exc:  # a full disk: the previous checkpoint and results are intact
         _fail(str(exc), code=1)
+    except DivergenceError as exc:  # a NaN loss or result: no results.json
+        _fail(str(exc), code=3)
+    except Interrupted as exc:  # SIGTERM or Ctrl-C during the run: a checkpoint was saved
+        _interrupted(exc)
+    except KeyboardInterrupt:  # Ctrl-C before training began: nothing to resume from
+        _interrupted(Interrupted("SIGINT", 130, None, 0, 0))
     # Returned for Hydra sweepers (Optuna) that optimise a metric.
     return results.get("final/val/acc", results.get("test/acc"))
 

@@ -16,7 +16,8 @@ from pytorch_lightning.callbacks import ModelCheckpoint, RichProgressBar
 
 from prunelab.checkpoint_io import SafeCheckpointIO, read_resume_checkpoint
 from prunelab.ddp import ddp_job
-from prunelab.errors import ConfigError
+from prunelab.divergence import StopOnDivergence, advice, non_finite
+from prunelab.errors import ConfigError, DivergenceError
 from prunelab.interrupt import SaveOnInterrupt
 from prunelab.loggers import build_loggers, log_final
 from prunelab.module import Classifier
@@ -103,6 +104,8 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
             callback.check_plan(trainer_args["max_epochs"])
     wandb_id = start_run(cfg, run_dir, config)  # after every refusal: may clear an old run
     checkpoints = run_dir / "checkpoints"
+    saver = SaveOnInterrupt(checkpoints)
+    clip = trainer_args.get("gradient_clip_val")
     callbacks = [
         *pruning,
         *monitors,
@@ -114,7 +117,8 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
             every_n_epochs=1,
             enable_version_counter=False,
         ),
-        SaveOnInterrupt(checkpoints),
+        saver,
+        StopOnDivergence(cfg.optim.lr, clip),  # a NaN loss ends the run at once, exit status 3
     ]
     progress_bar = trainer_args.pop("progress_bar", True)
     if progress_bar:
@@ -129,8 +133,11 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
         use_distributed_sampler=False,  # prunelab samplers shard by rank, deterministically
     )
     results: dict[str, Any] = {}
-    with ddp_job(trainer):  # DDP ranks started for this run run this job, and end with it
-        trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
+    # DDP ranks started for this run run this job, and end with it; SIGTERM or Ctrl-C raises
+    # Interrupted after saving a checkpoint that resumes the run.
+    with ddp_job(trainer), saver.catch_signals():
+        with saver.stopping(trainer):
+            trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
         # The last validation's figures, read before test() replaces callback_metrics.
         validated = {
             f"final/{k}": float(v)
@@ -138,8 +145,15 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
             if k.startswith("val/") and v.numel() == 1
         }
         if cfg.test_after_fit:
-            (tested,) = trainer.test(module, datamodule=datamodule, verbose=False)
+            with saver.stopping(trainer):
+                (tested,) = trainer.test(module, datamodule=datamodule, verbose=False)
             results.update({k: float(v) for k, v in tested.items()})
+    bad = non_finite({**validated, **results})  # so far: the test and last validation figures
+    if bad:  # exit status 0 means finite results; a NaN accuracy is no result
+        figures = ", ".join(f"{k}={v}" for k, v in bad.items())
+        raise DivergenceError(
+            f"{figures} after training: the run diverged; {advice(cfg.optim.lr, clip)}"
+        )
     size = getattr(datamodule, "image_size", 32)
     exclude = next((c.exclude for c in pruning if hasattr(c, "exclude")), ())
     results.update(measure(module.network, (3, size, size), exclude))

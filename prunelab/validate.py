@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 from omegaconf import DictConfig
@@ -25,20 +26,29 @@ def check_overrides(overrides: Sequence[str]) -> None:
                 )
 
 
-def _number(cfg: DictConfig, key: str, low=None, high=None, *, integer=False, open_low=False):
+def _number(cfg: DictConfig, key: str, *bounds, **how) -> None:
+    """Check the number at dotted `key` of `cfg` (absent or null passes); see `_check`."""
     value = cfg
     for part in key.split("."):
         value = value.get(part) if value is not None else None
+    _check(key, value, *bounds, **how)
+
+
+def _check(key, value, low=None, high=None, *, integer=False, open_low=False, open_high=False):
+    """Refuse `value` unless it is a finite number (an integer if asked) within the bounds."""
     if value is None:
         return
     kind = int if integer else (int, float)
     if isinstance(value, bool) or not isinstance(value, kind):
         expected = "an integer" if integer else "a number"
         raise ConfigError(f"{key}={value!r} is not {expected}")
+    if not math.isfinite(value):  # Hydra reads `nan` and `inf` as floats; no range test sees NaN
+        raise ConfigError(f"{key}={value} is not a finite number")
     too_low = low is not None and (value <= low if open_low else value < low)
-    if too_low or (high is not None and value > high):
+    too_high = high is not None and (value >= high if open_high else value > high)
+    if too_low or too_high:
         lo = "" if low is None else f"{'>' if open_low else '>='} {low}"
-        hi = "" if high is None else f"<= {high}"
+        hi = "" if high is None else f"{'<' if open_high else '<='} {high}"
         raise ConfigError(
             f"{key}={value} is out of range; valid: {' and '.join(filter(None, [lo, hi]))}"
         )
@@ -57,11 +67,18 @@ def validate(cfg: DictConfig) -> None:
     _number(cfg, "optim.weight_decay", 0)
     _number(cfg, "sched.gamma", 0, 1, open_low=True)
     _number(cfg, "sched.warmup_steps", 0, integer=True)
+    _number(cfg, "sched.min_lr_factor", 0, 1)
+    _number(cfg, "sched.pct_start", 0, 1, open_low=True)
+    _number(cfg, "trainer.gradient_clip_val", 0)
+    for i, beta in enumerate(cfg.optim.get("betas") or []):
+        _check(f"optim.betas[{i}]", beta, 0, 1, open_high=True)
     if cfg.optim.name not in OPTIMIZERS:
         raise ConfigError(f"optim.name={cfg.optim.name} is not one of {', '.join(OPTIMIZERS)}")
     if cfg.sched.name not in SCHEDULES:
         raise ConfigError(f"sched.name={cfg.sched.name} is not one of {', '.join(SCHEDULES)}")
     marks = list(cfg.sched.get("milestones") or [])
+    if not all(isinstance(m, (int, float)) and math.isfinite(m) for m in marks):
+        raise ConfigError(f"sched.milestones={marks} must be finite numbers")
     if any(m <= 0 for m in marks) or marks != sorted(marks):
         raise ConfigError(f"sched.milestones={marks} must be positive and increasing")
     unit = cfg.sched.get("milestones_in", "fraction")

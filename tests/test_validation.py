@@ -57,6 +57,22 @@ def test_cli_refuses_out_of_range_number_before_training(tmp_path):
         (["data=imagefolder", "data.root=/no/such/folder", "data.num_classes=3"], "/no/such"),
         (["model.init_from=/no/such.ckpt"], "/no/such.ckpt"),
         (["model.depth=7"], "depth must be"),  # refused by the constructor, inside instantiate
+        # Hydra reads nan and inf as floats, which no range test refuses: a finiteness check does.
+        (["optim.lr=nan"], "optim.lr=nan is not a finite number"),
+        (["optim.lr=inf"], "optim.lr=inf is not a finite number"),
+        (["optim.lr=-1"], "optim.lr=-1 is out of range"),
+        (["optim.weight_decay=nan"], "optim.weight_decay=nan is not a finite"),
+        (["optim.weight_decay=inf"], "optim.weight_decay=inf is not a finite"),
+        (["optim.weight_decay=-1e-4"], "optim.weight_decay=-0.0001 is out of range"),
+        (["optim.momentum=nan"], "optim.momentum=nan is not a finite"),
+        (["optim=adam", "optim.betas=[0.9,1.0]"], "optim.betas[1]=1.0 is out of range"),
+        (["trainer.gradient_clip_val=-1"], "trainer.gradient_clip_val=-1 is out of range"),
+        (["trainer.gradient_clip_val=nan"], "trainer.gradient_clip_val=nan is not a finite"),
+        (["sched.gamma=nan"], "sched.gamma=nan is not a finite"),
+        (["sched.warmup_steps=-5"], "sched.warmup_steps=-5 is out of range"),
+        (["sched.milestones=[0.5,nan]"], "must be finite numbers"),
+        (["sched=cosine", "sched.min_lr_factor=inf"], "sched.min_lr_factor=inf is not a finite"),
+        (["sched=onecycle", "sched.pct_start=0"], "sched.pct_start=0 is out of range"),
     ],
 )
 def test_bad_values_raise_config_error_before_training(overrides, message, tmp_path):

@@ -13,7 +13,13 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
-from prunelab.data.sampler import AUGMENTATION, BatchKey, EpochBatchSampler, generator
+from prunelab.data.sampler import (
+    AUGMENTATION,
+    BatchKey,
+    EpochBatchSampler,
+    ResumableLoader,
+    generator,
+)
 
 # Per-channel mean and std of the training images, as fractions of 255.
 CIFAR10_MEAN, CIFAR10_STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
@@ -138,7 +144,8 @@ def make_loader(
     num_workers: int = 0,
     drop_last: bool = False,
 ) -> DataLoader:
-    """A DataLoader over whole batches of ``dataset``, ordered by an :class:`EpochBatchSampler`.
+    """A DataLoader over whole batches of ``dataset``, ordered by an :class:`EpochBatchSampler`;
+    resumable mid-epoch (a :class:`ResumableLoader`).
 
     Args:
         dataset: The in-memory dataset (its ``augment`` flag decides augmentation).
@@ -151,7 +158,7 @@ def make_loader(
     sampler = EpochBatchSampler(
         len(dataset), batch_size, shuffle=train, seed=seed, drop_last=drop_last
     )
-    return DataLoader(
+    return ResumableLoader(
         dataset,
         sampler=sampler,
         batch_size=None,  # the sampler already yields whole batches

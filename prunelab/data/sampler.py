@@ -2,17 +2,20 @@
 
 Every random choice is a pure function of ``(seed, epoch)`` (the permutation) or
 ``(seed, epoch, batch index)`` (augmentation), never of a running random state. A run restarted
-from a checkpoint at an epoch boundary therefore sees exactly the batches of an uninterrupted run.
+from a checkpoint therefore sees exactly the batches of an uninterrupted run: at an epoch boundary
+by construction, and mid-epoch through :class:`ResumableLoader`, which Lightning saves and restores
+with the checkpoint and which starts the interrupted epoch's permutation at the next batch.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
 import torch.distributed as dist
+from torch.utils.data import DataLoader
 
 # Stream tags keep the random streams of one seed apart (permutation vs. augmentation vs. split).
 PERMUTATION, AUGMENTATION, HOLDOUT = 0, 1, 2
@@ -105,10 +108,16 @@ class EpochBatchSampler:
         self.equal_shards = shuffle if equal_shards is None else equal_shards
         self._fixed_world = None if rank is None else (rank, world_size)
         self.epoch = 0
+        self._first = 0  # batch the next iteration starts at (a mid-epoch resume), then 0 again
 
     def set_epoch(self, epoch: int) -> None:
         """Selects the epoch whose batches the next iteration yields (Lightning calls this)."""
         self.epoch = int(epoch)
+
+    def skip_to(self, batch: int) -> None:
+        """Starts the next iteration (only) at ``batch`` of the current epoch: the batches before it
+        were trained on before an interruption. Later iterations start at 0 again."""
+        self._first = int(batch)
 
     @property
     def sampler(self) -> EpochBatchSampler:
@@ -148,6 +157,59 @@ class EpochBatchSampler:
 
     def __iter__(self) -> Iterator[BatchKey | list[int]]:
         shard, epoch, size = self.shard(), self.epoch, self.batch_size
-        for batch in range(self._num_batches(len(shard))):
+        first, self._first = self._first, 0
+        for batch in range(first, self._num_batches(len(shard))):
             indices = shard[batch * size : (batch + 1) * size]
             yield BatchKey(epoch, batch, indices) if self.as_keys else indices.tolist()
+
+
+class ResumableLoader(DataLoader):
+    """A DataLoader over an :class:`EpochBatchSampler` that Lightning resumes mid-epoch, exactly.
+
+    Lightning saves the ``state_dict()`` of a training loader that has one in every checkpoint, and
+    calls ``load_state_dict()`` on a resume that continues an unfinished epoch, before iterating
+    (``CombinedLoader._state_dicts``). The state is where the loader stood: the epoch and how many
+    of its batches were handed out. Since batch ``b`` of epoch ``e`` is a pure function of
+    ``(seed, e, b)``, resuming is starting the sampler at that batch: the batches before it are
+    neither loaded nor augmented, and the ones after it are those of the uninterrupted run.
+
+    Batches are counted as they are handed out in this process, not as the sampler is drawn from:
+    worker processes draw ahead of what training has consumed.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._position = {"epoch": 0, "batch": 0}
+        self._resume: dict[str, int] | None = None
+
+    def _epoch_sampler(self) -> EpochBatchSampler:
+        for candidate in (self.batch_sampler, self.sampler):
+            if isinstance(candidate, EpochBatchSampler):
+                return candidate
+        raise TypeError("ResumableLoader needs an EpochBatchSampler as sampler or batch_sampler")
+
+    def __iter__(self) -> Iterator[Any]:
+        # A generator: nothing runs until the first batch is asked for. Lightning creates the
+        # iterator before it sets the epoch of a resumed run, so the epoch is read only then.
+        return self._counted()
+
+    def _counted(self) -> Iterator[Any]:
+        sampler = self._epoch_sampler()
+        first = 0
+        if self._resume is not None and self._resume["epoch"] == sampler.epoch:
+            first = self._resume["batch"]
+        self._resume = None  # a resume point is for the epoch it was saved in, once
+        sampler.skip_to(first)
+        self._position = position = {"epoch": sampler.epoch, "batch": first}
+        for batch in super().__iter__():
+            position["batch"] += 1
+            yield batch
+
+    def state_dict(self) -> dict[str, int]:
+        """The epoch and the number of its batches handed out so far."""
+        return dict(self._position)
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        """The next iteration over ``state["epoch"]`` continues after the batches handed out."""
+        self._resume = {"epoch": int(state["epoch"]), "batch": int(state["batch"])}
+        self._position = dict(self._resume)
