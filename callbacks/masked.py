@@ -20,6 +20,7 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.utilities import rank_zero_warn
 
+from prunelab.callbacks.base import PruningCallback
 from prunelab.plotting import layer_density_bars
 from prunelab.pruning.masks import MaskSet, densities, sparsity
 from prunelab.pruning.state import MaskState
@@ -37,7 +38,7 @@ def pruning_root(pl_module: pl.LightningModule) -> torch.nn.Module:
     return network if isinstance(network, torch.nn.Module) else pl_module
 
 
-class MaskedTraining(pl.Callback):
+class MaskedTraining(PruningCallback):
     """Own and enforce one boolean mask per prunable weight.
 
     Args:

@@ -23,6 +23,7 @@ import pytorch_lightning as pl
 from pytorch_lightning.utilities import rank_zero_warn
 from torch import nn
 
+from prunelab.callbacks.base import PruningCallback
 from prunelab.callbacks.snip import check_density, training_batches
 from prunelab.errors import ConfigError
 from prunelab.plotting import layer_density_bars
@@ -33,7 +34,7 @@ from prunelab.pruning.precrop import BUDGETS, precrop_plan, reinit_
 INITS = ("fresh", "inherit")
 
 
-class PreCropping(pl.Callback):
+class PreCropping(PruningCallback):
     """Replace the network by a narrower dense one before training (structured pruning at init).
 
     Args:

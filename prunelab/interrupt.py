@@ -26,7 +26,7 @@ from pytorch_lightning.utilities import rank_zero_info
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from prunelab.atomic import WriteError
-from prunelab.errors import DivergenceError, Interrupted
+from prunelab.errors import ConfigError, DivergenceError, Interrupted
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 # What Hydra's override grammar takes unquoted in a value (brackets, commas, `=`... need quotes).
@@ -96,7 +96,9 @@ class SaveOnInterrupt(pl.Callback):
 
     def on_exception(self, trainer: pl.Trainer, pl_module, exception: BaseException) -> None:
         # A full disk (WriteError) would fail this save too, and hide the cause.
-        if trainer.state.fn != "fit" or isinstance(exception, (DivergenceError, WriteError)):
+        # A refused value (ConfigError) has nothing worth resuming either.
+        nothing_to_save = (DivergenceError, WriteError, ConfigError)
+        if trainer.state.fn != "fit" or isinstance(exception, nothing_to_save):
             return
         if isinstance(exception, KeyboardInterrupt) and self.signal is None:
             self.signal = signal.SIGINT  # a Ctrl-C that came while our handler was not installed

@@ -14,20 +14,22 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 from pytorch_lightning.utilities import rank_zero_only
 
 from prunelab.atomic import write_text
 
+if TYPE_CHECKING:
+    from prunelab.callbacks.base import PruningCallback
 
-def planned_epochs(callbacks: Sequence[Any]) -> tuple[Any, int] | None:
+
+def planned_epochs(callbacks: Sequence[PruningCallback]) -> tuple[Any, int] | None:
     """The first callback that plans the length of training, and its plan; None if none does."""
     for callback in callbacks:
-        planned = getattr(callback, "planned_epochs", None)
-        if planned:
-            return callback, planned
+        if callback.planned_epochs:
+            return callback, callback.planned_epochs
     return None
 
 
@@ -57,7 +59,7 @@ def _rewrite_saved_max_epochs(run_dir: Path, epochs: int | None) -> None:
     write_text(path, OmegaConf.to_yaml(saved))
 
 
-def follow_plan(cfg: DictConfig, callbacks: Sequence[Any], run_dir: Path) -> None:
+def follow_plan(cfg: DictConfig, callbacks: Sequence[PruningCallback], run_dir: Path) -> None:
     """Set `cfg.trainer.max_epochs` to the epochs the pruning method plans, noting on stderr a
     different value the user gave, and record the number in the run's saved config (rank 0)."""
     found = planned_epochs(callbacks)

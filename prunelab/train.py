@@ -14,6 +14,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import ModelCheckpoint, RichProgressBar
 
+from prunelab.callbacks.base import PruningCallback
 from prunelab.checkpoint_io import SafeCheckpointIO, read_resume_checkpoint
 from prunelab.ddp import ddp_job
 from prunelab.divergence import StopOnDivergence, advice, non_finite
@@ -51,11 +52,15 @@ def _build(node: DictConfig) -> Any:
         return instantiate(node, _convert_="all")
 
 
-def build_pruning(cfg: DictConfig) -> list[pl.Callback]:
-    """The pruning method's callbacks: none for `pruning=none`."""
+def build_pruning(cfg: DictConfig, plot_dir: Path | None = None) -> list[Any]:
+    """The pruning method's callbacks: none for `pruning=none`; figures go to `plot_dir`."""
     node = OmegaConf.to_container(cfg, resolve=True)  # resolved first: `${seed}` may appear
     node.pop("name", None)
-    return [_build(OmegaConf.create(node))] if "_target_" in node else []
+    if "_target_" not in node:
+        return []
+    if plot_dir is not None:  # every method takes it; a callback writes no file unless asked
+        node["plot_dir"] = str(plot_dir)
+    return [_build(OmegaConf.create(node))]
 
 
 def build_monitors(cfg: DictConfig | None) -> list[pl.Callback]:
@@ -85,7 +90,9 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
     datamodule = _build(cfg.data)
     with _refusals_as_config_errors():
         network = build_network(cfg.model)
-    pruning = build_pruning(cfg.pruning)
+    pruning = build_pruning(cfg.pruning, run_dir / "plots")
+    if not all(isinstance(c, PruningCallback) for c in pruning):  # the interface used below
+        raise ConfigError(f"pruning={cfg.pruning.get('name')} builds no prunelab pruning callback")
     monitors = build_monitors(cfg.get("monitor"))
     follow_plan(cfg, pruning, run_dir)  # IMP, SAP: max_epochs = (levels + 1) x epochs_per_level
     config = run_config(cfg)
@@ -99,9 +106,8 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
     )
     trainer_args = dict(config["trainer"])
     for callback in pruning:  # a typo'd glob or a schedule that cannot fit: refused before data
-        prunable_parameters(network, getattr(callback, "exclude", ()))
-        if hasattr(callback, "check_plan"):
-            callback.check_plan(trainer_args["max_epochs"])
+        prunable_parameters(network, callback.exclude)
+        callback.check_plan(trainer_args["max_epochs"])
     wandb_id = start_run(cfg, run_dir, config)  # after every refusal: may clear an old run
     checkpoints = run_dir / "checkpoints"
     saver = SaveOnInterrupt(checkpoints)
@@ -155,11 +161,11 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
             f"{figures} after training: the run diverged; {advice(cfg.optim.lr, clip)}"
         )
     size = getattr(datamodule, "image_size", 32)
-    exclude = next((c.exclude for c in pruning if hasattr(c, "exclude")), ())
+    exclude = next((c.exclude for c in pruning), ())
     results.update(measure(module.network, (3, size, size), exclude))
-    results["stages"] = next((c.stages for c in pruning if hasattr(c, "stages")), [])
-    for callback in pruning:  # a method's own final figures, e.g. GraNet's best_val/acc
-        results.update(getattr(callback, "summary", {}))
+    results["stages"] = []
+    for callback in pruning:  # its stages and own final figures, e.g. GraNet's best_val/acc
+        results.update(callback.results())
     for key, value in validated.items():
         results.setdefault(key, value)
     results["wall_time_s"] = time.perf_counter() - started

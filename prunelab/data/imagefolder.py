@@ -11,7 +11,7 @@ from torch.utils.data import DataLoader, Dataset, Subset
 from torchvision import datasets, transforms
 
 from prunelab.data.folder import check_root, class_folders, has_splits
-from prunelab.data.sampler import EpochBatchSampler
+from prunelab.data.sampler import EpochBatchSampler, ResumableLoader
 from prunelab.data.small import holdout_indices
 
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
@@ -133,7 +133,7 @@ class ImageFolderDataModule(pl.LightningDataModule):
         sampler = EpochBatchSampler(
             len(data), self.batch_size, shuffle=train, seed=self.seed, as_keys=False
         )
-        return DataLoader(
+        return ResumableLoader(  # resumed mid-epoch exactly, as the in-memory sets are
             data,
             batch_sampler=sampler,
             num_workers=self.num_workers,
