@@ -25,7 +25,7 @@ def load(name: str, num_classes: int):
 
 def test_one_config_per_model_name():
     assert sorted(p.stem for p in CONF.glob("*.yaml")) == sorted(MODEL_NAMES)
-    assert len(set(MODEL_NAMES)) == len(MODEL_NAMES) == 11
+    assert len(set(MODEL_NAMES)) == len(MODEL_NAMES) == 13
 
 
 @pytest.mark.parametrize("name", MODEL_NAMES)
@@ -52,6 +52,8 @@ def test_config_instantiates(name):
 
 
 def test_is_imagenet_model():
-    assert [n for n in MODEL_NAMES if is_imagenet_model(n)] == ["resnet18", "resnet50", "vgg16_bn"]
+    assert [n for n in MODEL_NAMES if is_imagenet_model(n)] == [
+        "resnet18", "resnet50", "vgg16_bn", "timm", "torchvision",
+    ]  # fmt: skip
     with pytest.raises(ValueError, match="resnet20"):
         is_imagenet_model("alexnet")
