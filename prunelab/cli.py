@@ -12,8 +12,16 @@ from omegaconf import DictConfig
 
 from prunelab.config import CONFIG_PATH
 from prunelab.errors import ConfigError, DivergenceError, Interrupted
-from prunelab.resume import keep_hydra_record, redirect_argv, restore_hydra_record
-from prunelab.validate import check_overrides
+from prunelab.precheck import check_keys
+from prunelab.resume import (
+    discard_new_run_dir,
+    keep_hydra_record,
+    multirun,
+    redirect_argv,
+    restore_hydra_record,
+)
+from prunelab.sweep import name_sweep
+from prunelab.validate import check_overrides, normalize, validate
 
 
 def _fail(message: str, code: int = 2) -> None:
@@ -33,16 +41,35 @@ def _interrupted(exc: Interrupted) -> None:
     sys.exit(exc.exit_code)
 
 
+def _in_sweep() -> bool:
+    """Whether this job is one of a `prunelab -m` sweep's."""
+    from hydra.types import RunMode
+
+    return HydraConfig.get().mode == RunMode.MULTIRUN
+
+
 @hydra.main(config_path=CONFIG_PATH, config_name="config", version_base="1.3")
 def _run(cfg: DictConfig) -> float | None:
+    run_dir = Path(HydraConfig.get().runtime.output_dir)
+    try:
+        normalize(cfg)
+        validate(cfg)  # before the heavy imports: a bad value is refused in a second or two
+    except ConfigError as exc:
+        restore_hydra_record()
+        discard_new_run_dir(run_dir, _in_sweep())
+        _fail(str(exc))
     from prunelab.atomic import WriteError  # heavy imports after argument checks
     from prunelab.loading import LoadError
-    from prunelab.train import train
+    from prunelab.sweep import prepare_job
+    from prunelab.train import run_config, train
 
     try:
-        results = train(cfg, Path(HydraConfig.get().runtime.output_dir))
+        # A sweep job that finished is reported, not run again; an unfinished one resumes.
+        done = prepare_job(cfg, run_dir, run_config(cfg)) if _in_sweep() else None
+        results = done if done is not None else train(cfg, run_dir)
     except (ConfigError, LoadError) as exc:  # a refused value or file: before any compute
         restore_hydra_record()  # a run already in the folder keeps its own record
+        discard_new_run_dir(run_dir, _in_sweep())  # no folder is left for a refused command
         _fail(str(exc))
     except WriteError as exc:  # a full disk: the previous checkpoint and results are intact
         _fail(str(exc), code=1)
@@ -70,9 +97,12 @@ def main() -> None:
     for pattern in QUIET:
         warnings.filterwarnings("ignore", message=pattern)
     try:
-        check_overrides([a for a in sys.argv[1:] if not a.startswith("-")])
+        overrides = [a for a in sys.argv[1:] if not a.startswith("-")]
+        check_overrides(overrides)
+        check_keys(overrides)  # before Hydra's six lines and the heavy imports
         # ckpt_path=<run>/checkpoints/...: continue in <run>, not in a new timestamped folder.
         sys.argv = redirect_argv(sys.argv)
+        name_sweep(sys.argv, multirun(sys.argv[1:]))  # the same command, the same sweep folder
         keep_hydra_record(sys.argv)  # Hydra rewrites it before a refusal can come
     except ConfigError as exc:
         _fail(str(exc))

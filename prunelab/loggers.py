@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import netrc
 import os
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,8 @@ from typing import Any
 from pytorch_lightning.loggers import CSVLogger, Logger, WandbLogger
 from pytorch_lightning.loggers.csv_logs import ExperimentWriter
 from pytorch_lightning.loggers.logger import rank_zero_experiment
+
+REACH_TIMEOUT_S = 3.0  # a W&B server answers in well under a second; none at all stalls W&B
 
 
 def wandb_configured() -> bool:
@@ -24,11 +27,41 @@ def wandb_configured() -> bool:
         return False
 
 
-def wandb_mode(requested: str | None) -> str:
-    """`requested`, else WANDB_MODE, else online only when credentials exist."""
-    return (
+def wandb_mode(requested: str | None, timeout_s: float = REACH_TIMEOUT_S) -> str:
+    """`requested`, else WANDB_MODE, else online only when credentials exist; online falls back
+    to offline, with one warning line, when the W&B server does not answer within `timeout_s`
+    (W&B itself would stall for minutes and end in a traceback)."""
+    mode = (
         requested or os.environ.get("WANDB_MODE") or ("online" if wandb_configured() else "offline")
     )
+    if mode != "online":
+        return mode
+    url = os.environ.get("WANDB_BASE_URL") or "https://api.wandb.ai"
+    reason = unreachable(url, timeout_s)
+    if reason is None:
+        return mode
+    print(
+        f"prunelab: warning: W&B server {url} unreachable ({reason}); logging offline "
+        "(upload later with `wandb sync <run dir>/wandb`)",
+        file=sys.stderr,
+        flush=True,
+    )
+    return "offline"
+
+
+def unreachable(url: str, timeout_s: float) -> str | None:
+    """Why `url` gives no HTTP answer within `timeout_s`; None when it answers (any status)."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=timeout_s)
+    except urllib.error.HTTPError:  # an answer, if not a welcome one: the server is there
+        return None
+    except (OSError, ValueError) as exc:  # refused, timed out, no DNS, a malformed URL
+        reason = getattr(exc, "reason", exc)
+        return f"no answer in {timeout_s:g} s" if isinstance(reason, TimeoutError) else str(reason)
+    return None
 
 
 class _ContinuingWriter(ExperimentWriter):
@@ -93,7 +126,7 @@ def build_loggers(
 def sweep_group() -> str | None:
     """The W&B group shared by the runs of one `prunelab -m` sweep; None outside a sweep.
 
-    It is the sweep folder's name, `<task>-<timestamp>` for `runs/<task>/multirun/<timestamp>`:
+    It is the sweep folder's name, `<task>-<command id>` for `runs/<task>/multirun/<command id>`:
     every job of a sweep (any launcher, any process) resolves the same folder.
     """
     from hydra.core.hydra_config import HydraConfig

@@ -63,7 +63,7 @@ def _override(args: Sequence[str], key: str) -> tuple[bool, Any]:
     return found, value
 
 
-def _multirun(args: Sequence[str]) -> bool:
+def multirun(args: Sequence[str]) -> bool:
     """Whether the command is a sweep (`-m`, `--multirun`, `hydra.mode=MULTIRUN`)."""
     _, mode = _override(args, "hydra.mode")
     return any(a in MULTIRUN for a in args) or str(mode).upper() == "MULTIRUN"
@@ -79,7 +79,7 @@ def redirect_argv(argv: Sequence[str]) -> list[str]:
         ConfigError: the checkpoint to resume does not exist (Hydra would create its folder).
     """
     args = list(argv[1:])
-    if _multirun(args):
+    if multirun(args):
         return list(argv)
     chosen, _ = _override(args, "hydra.run.dir")
     _, ckpt = _override(args, "ckpt_path")
@@ -102,7 +102,7 @@ def keep_hydra_record(argv: Sequence[str]) -> None:
     (given or from `redirect_argv`), if it holds them, for `restore_hydra_record`."""
     args = list(argv[1:])
     _, folder = _override(args, "hydra.run.dir")
-    if _multirun(args) or not isinstance(folder, str):
+    if multirun(args) or not isinstance(folder, str):
         return
     for path in (Path(folder).expanduser() / ".hydra").glob("*.yaml"):
         _kept[path] = path.read_bytes()
@@ -115,6 +115,23 @@ def restore_hydra_record() -> None:
 
     for path, data in _kept.items():
         write_bytes(path, data)
+
+
+def discard_new_run_dir(run_dir: Path, in_sweep: bool) -> None:
+    """Delete the folder Hydra made for a refused command, when it holds only Hydra's record and
+    log (no run was there before: `keep_hydra_record` found no record), and its parent when that
+    is left empty (`runs/<name>/`). A sweep's job folders stay: they belong to the sweep."""
+    import contextlib
+    import shutil
+
+    run_dir = Path(run_dir)
+    if in_sweep or _kept or not run_dir.is_dir():
+        return
+    if any(p.name != ".hydra" and p.suffix != ".log" for p in run_dir.iterdir()):
+        return
+    shutil.rmtree(run_dir, ignore_errors=True)
+    with contextlib.suppress(OSError):  # only when empty
+        run_dir.parent.rmdir()
 
 
 def flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

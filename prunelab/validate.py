@@ -9,7 +9,6 @@ from omegaconf import DictConfig
 
 from prunelab.config import CHOICE_GROUPS, choices
 from prunelab.errors import ConfigError
-from prunelab.optim import OPTIMIZERS, SCHEDULES
 
 
 def check_overrides(overrides: Sequence[str]) -> None:
@@ -24,6 +23,17 @@ def check_overrides(overrides: Sequence[str]) -> None:
                 raise ConfigError(
                     f"{key}={option} is not a known {key}; valid choices: {', '.join(valid)}"
                 )
+
+
+def normalize(cfg: DictConfig) -> None:
+    """Accept the shorthand a user types for a list of one: `pruning.exclude=fc.weight` is the
+    one glob `[fc.weight]`, not the letters of a string."""
+    from omegaconf import open_dict
+
+    pruning = cfg.get("pruning")
+    if pruning is not None and isinstance(pruning.get("exclude"), str):
+        with open_dict(cfg):
+            cfg.pruning.exclude = [pruning.exclude]
 
 
 def _number(cfg: DictConfig, key: str, *bounds, **how) -> None:
@@ -54,6 +64,40 @@ def _check(key, value, low=None, high=None, *, integer=False, open_low=False, op
         )
 
 
+# Lightning's precision names (`Trainer(precision=...)`), as strings: 16 and "16" are one value.
+PRECISIONS = ("64", "32", "16", "bf16", "64-true", "32-true", "16-true", "bf16-true", "16-mixed",
+              "bf16-mixed", "transformer-engine", "transformer-engine-float16")  # fmt: skip
+
+
+def _trainer(trainer) -> None:
+    """Refuse Trainer values Lightning refuses only after the heavy imports, or never."""
+    devices = trainer.get("devices")
+    if (
+        isinstance(devices, int)
+        and not isinstance(devices, bool)
+        and (devices == 0 or devices < -1)
+    ):
+        raise ConfigError(
+            f"trainer.devices={devices} is out of range; valid: a count >= 1, -1 (all), auto, "
+            "or a list of device ids"
+        )
+    precision = trainer.get("precision")
+    if precision is not None and str(precision) not in PRECISIONS:
+        raise ConfigError(
+            f"trainer.precision={precision} is not one of {', '.join(PRECISIONS[4:])}"
+        )
+    for split in ("train", "val", "test"):
+        key = f"limit_{split}_batches"
+        value = trainer.get(key)
+        if isinstance(value, float):  # a fraction of the batches
+            _check(f"trainer.{key}", value, 0, 1)
+        else:  # a number of batches
+            _check(f"trainer.{key}", value, 0, integer=True)
+    _check("trainer.check_val_every_n_epoch", trainer.get("check_val_every_n_epoch"), 1,
+           integer=True)  # fmt: skip
+    _check("trainer.log_every_n_steps", trainer.get("log_every_n_steps"), 1, integer=True)
+
+
 def validate(cfg: DictConfig) -> None:
     """Check the composed run config's values; raise ConfigError naming the first bad one."""
     _number(cfg, "seed", 0, integer=True)
@@ -70,8 +114,12 @@ def validate(cfg: DictConfig) -> None:
     _number(cfg, "sched.min_lr_factor", 0, 1)
     _number(cfg, "sched.pct_start", 0, 1, open_low=True)
     _number(cfg, "trainer.gradient_clip_val", 0)
+    _number(cfg, "pruning.frequency", 1, integer=True)
+    _trainer(cfg.get("trainer") or {})
     for i, beta in enumerate(cfg.optim.get("betas") or []):
         _check(f"optim.betas[{i}]", beta, 0, 1, open_high=True)
+    from prunelab.optim import OPTIMIZERS, SCHEDULES  # imports torch: after the quick checks
+
     if cfg.optim.name not in OPTIMIZERS:
         raise ConfigError(f"optim.name={cfg.optim.name} is not one of {', '.join(OPTIMIZERS)}")
     if cfg.sched.name not in SCHEDULES:

@@ -1,0 +1,72 @@
+"""Checks of the command line made before Hydra runs and before torch and Lightning are imported,
+so that a typo is refused in about a second, as one line naming the closest valid key."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Sequence
+
+from omegaconf import DictConfig, OmegaConf
+
+from prunelab.config import CHOICE_GROUPS
+from prunelab.errors import ConfigError
+
+_ABSENT = object()
+
+
+def _keys(cfg: DictConfig, prefix: str = "") -> list[str]:
+    """Every dotted key of `cfg`, parents included (`pruning`, `pruning.sparsity`, ...)."""
+    keys = []
+    for key, value in cfg.items_ex(resolve=False):
+        name = f"{prefix}{key}"
+        if name == "hydra":  # Hydra's own keys are Hydra's to check
+            continue
+        keys.append(name)
+        if isinstance(value, DictConfig) and not value._is_none():
+            keys.extend(_keys(value, f"{name}."))
+    return keys
+
+
+def _tree(overrides: Sequence[str]) -> DictConfig:
+    """The config tree the command's group choices compose (a sweep's first option of each)."""
+    from prunelab.config import compose
+
+    picks = []
+    for item in overrides:
+        key, _, value = item.partition("=")
+        if key in CHOICE_GROUPS and value and "(" not in value:
+            picks.append(f"{key}={value.split(',')[0]}")
+    return compose(picks)
+
+
+def check_keys(overrides: Sequence[str]) -> None:
+    """Refuse a `key=value` override whose key the config tree does not have, naming the closest
+    valid key. `+key=` (adding), `~key` (deleting), groups and Hydra's keys are left to Hydra.
+
+    Raises:
+        ConfigError: `pruning.sparsty is not a config key; did you mean pruning.sparsity?`
+    """
+    dotted = []
+    for item in overrides:
+        key, sep, _ = item.partition("=")
+        if sep and "." in key and not key.startswith(("+", "~", "hydra.")) and "[" not in key:
+            dotted.append(key)
+    if not dotted:
+        return
+    try:
+        cfg = _tree(overrides)
+    except Exception:  # a bad group option or grammar: Hydra (or check_overrides) names it
+        return
+    for key in dotted:
+        if OmegaConf.select(cfg, key, default=_ABSENT, throw_on_resolution_failure=False) is not (
+            _ABSENT
+        ):
+            continue
+        valid = [k for k in _keys(cfg) if not key.startswith(f"{k}.")]  # not its own parents
+        close = difflib.get_close_matches(key, valid, n=1, cutoff=0.6)
+        hint = f"; did you mean {close[0]}?" if close else ""
+        parent = key.rpartition(".")[0]
+        if not close and parent in valid:
+            options = [k.rpartition(".")[2] for k in valid if k.rpartition(".")[0] == parent]
+            hint = f"; {parent} has {', '.join(options)}"
+        raise ConfigError(f"{key} is not a config key{hint} (add one with +{key}=...)")
