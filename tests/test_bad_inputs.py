@@ -78,4 +78,6 @@ def test_wandb_without_its_server_logs_offline_after_one_warning(monkeypatch, ca
         monkeypatch.delenv("WANDB_MODE", raising=False)
         assert wandb_mode(None) == "offline"
     (line,) = capsys.readouterr().err.strip().splitlines()
-    assert line.startswith(f"prunelab: warning: W&B server {url} unreachable (no answer in 3 s)")
+    # The reason names how it failed (here a time-out; a reset or refusal under load reads so).
+    assert line.startswith(f"prunelab: warning: W&B server {url} unreachable ("), line
+    assert "); logging offline" in line, line

@@ -91,13 +91,15 @@ def test_signal_saves_prints_resume_and_resumes_exactly(method, tmp_path):
     progress = checkpoint["loops"]["fit_loop"]["epoch_loop.batch_progress"]["total"]
     assert checkpoint["global_step"] == progress["completed"] == progress["ready"]  # no half batch
 
-    resumed = run_cli(*command[1:], f"hydra.run.dir={tmp_path / 'resumed'}", timeout=TIMEOUT_S)
+    resumed = run_cli(*command[1:], timeout=TIMEOUT_S)  # as printed: it continues in place
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert whole.wait(timeout=TIMEOUT_S) == 0, (tmp_path / "whole.log").read_text()[-2000:]
     total = torch.load(tmp_path / "whole" / "checkpoints" / "last.ckpt", weights_only=True)
     assert 8 <= checkpoint["global_step"] < total["global_step"]  # stopped mid-training
-    # The resumed run writes to the folder given, or continues in the interrupted run's own.
-    (done,) = [d for d in (tmp_path / "resumed", tmp_path / "run") if (d / "results.json").exists()]
+    done = tmp_path / "run"  # the interrupted run's own folder, and no other
+    assert (done / "results.json").is_file() and sorted(os.listdir(tmp_path)) == sorted(
+        ["run", "run.log", "whole", "whole.log"]
+    )
     expected, got = final_weights(tmp_path / "whole"), final_weights(done)
     assert expected.keys() == got.keys()
     for name, value in expected.items():
