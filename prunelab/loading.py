@@ -60,6 +60,8 @@ def _unreadable(path: Path, key: str, exc: Exception) -> LoadError:
             f"{key}={path} holds Python objects other than tensors and plain values; "
             f"refusing to unpickle them (loading must never run code from a file). {culprit}"
         )
+    if kind == "not a PyTorch checkpoint":  # the parser's own words say nothing more useful
+        return LoadError(f"{key}={path} is {kind} (neither a torch.save archive nor a pickle)")
     detail = (text.strip().splitlines() or [""])[0].split(". ")[0]
     return LoadError(f"{key}={path} is {kind} ({type(exc).__name__}: {detail})")
 
