@@ -5,6 +5,10 @@ touch the weights, and it only ever shrinks the masks: the kept entries are the 
 *active* ones (`select`), the counts per layer come from an allocation (`keep_counts`), and the
 total kept is exactly keep_total(N, sparsity) of the N prunable weights (ALGORITHMS.md section 0).
 Each rule binds one score function to one allocation; nothing here is reimplemented.
+
+Level rules (IMP, SAP) prune once per level and are given the level instead of a sparsity:
+`FractionRule` keeps exactly keep_total(N, 1 - (1 - f)^L) at level L; `PQIndexRule` lets the PQ
+index of the weights decide (`prunelab.pruning.sap`).
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ import torch
 
 from prunelab.pruning.masks import MaskSet, ones_masks
 from prunelab.pruning.policy import check_allocation, keep_counts
+from prunelab.pruning.sap import SCOPES, sap_masks
+from prunelab.pruning.schedule import imp_density
 from prunelab.pruning.scores import magnitude, random_scores
 from prunelab.pruning.selection import select
 
@@ -111,3 +117,80 @@ class RandomRule(Rule):
         seed = torch.initial_seed() if self.seed is None else self.seed
         scores = random_scores(params, torch.Generator().manual_seed(int(seed)))
         return select(scores, masks, keep_counts(self.allocation, scores, masks, sparsity))
+
+
+class LevelRule:
+    """The declared interface of a level rule: `masks` of a level, from the end-of-level weights."""
+
+    def masks(self, params: Tensors, masks: Tensors, level: int) -> MaskSet:
+        """The masks of `level` (>= 1); their False entries include the current masks' False."""
+        raise NotImplementedError(f"{type(self).__name__} does not define masks()")
+
+
+FRACTION_ALLOCATIONS = ("global", "layerwise")
+
+
+@dataclass(frozen=True)
+class FractionRule(LevelRule):
+    """IMP: level L keeps exactly keep_total(N, 1 - (1 - f)^L) of the N prunable weights (no
+    compounded rounding), the largest |w| among those still kept.
+
+    Args:
+        fraction: f, the share of the remaining weights pruned per level, in (0, 1).
+        allocation: `global` (one threshold over all layers) or `layerwise`.
+    """
+
+    fraction: float = 0.2
+    allocation: str = "global"
+
+    def __post_init__(self) -> None:
+        if isinstance(self.fraction, bool) or not 0 < self.fraction < 1:
+            raise ValueError(f"fraction={self.fraction} must be in (0, 1)")
+        if self.allocation not in FRACTION_ALLOCATIONS:
+            raise ValueError(
+                f"allocation={self.allocation!r} is not one of {', '.join(FRACTION_ALLOCATIONS)}"
+            )
+
+    def sparsity(self, level: int) -> float:
+        """The target sparsity of `level`: 1 - (1 - f)^L."""
+        return 1.0 - imp_density(level, self.fraction)
+
+    def masks(self, params: Tensors, masks: Tensors, level: int) -> MaskSet:
+        """The top-|w| active weights, keep_total(N, sparsity(level)) in all."""
+        return MagnitudeRule(self.allocation).masks(params, masks, self.sparsity(level))
+
+
+@dataclass(frozen=True)
+class PQIndexRule(LevelRule):
+    """SAP: in each scope unit, prune the count the PQ index of its unpruned weights implies,
+    smallest |w| first (`sap_masks`; ALGORITHMS.md section 4). The level only counts rounds.
+
+    Args:
+        p, q: the PQ index's norms, 0 < p < q.
+        eta: >= 0, loosens the kept-count bound.
+        gamma: > 0, scales the pruned fraction.
+        beta: in (0, 1], the most of the unpruned weights one round removes.
+        scope: `global`, `layer` or `neuron`.
+    """
+
+    p: float = 0.5
+    q: float = 1.0
+    eta: float = 0.0
+    gamma: float = 1.0
+    beta: float = 0.9
+    scope: str = "global"
+
+    def __post_init__(self) -> None:
+        if not 0 < self.p < self.q:
+            raise ValueError(f"p={self.p}, q={self.q}: the PQ index needs 0 < p < q")
+        if self.eta < 0 or self.gamma <= 0 or not 0 < self.beta <= 1:
+            raise ValueError(
+                f"eta={self.eta} must be >= 0, gamma={self.gamma} > 0, beta={self.beta} in (0, 1]"
+            )
+        if self.scope not in SCOPES:
+            raise ValueError(f"scope={self.scope!r} is not one of {', '.join(SCOPES)}")
+
+    def masks(self, params: Tensors, masks: Tensors, level: int) -> MaskSet:
+        """One SAP step over the current weights and masks."""
+        rule = {"p": self.p, "q": self.q, "eta": self.eta, "gamma": self.gamma, "beta": self.beta}
+        return sap_masks(params, masks, self.scope, **rule)

@@ -1,5 +1,7 @@
 """Schedules: at which optimizer steps a method updates its masks, and to what sparsity.
 
+`Levels` is the level plan of IMP and SAP (epochs only; the amount is the level rule's).
+
 A schedule is given in epochs (as users write it) and turned into optimizer steps once the
 length of training is known: `targets(steps_per_epoch, max_epochs)` maps each pruning step to its
 target sparsity; `steps(...)` is every step at which the method acts, the pruning steps and, for
@@ -134,4 +136,52 @@ class Cubic(Schedule):
             raise ValueError(
                 f"end_epoch={self.end_epoch} does not fit in trainer.max_epochs={max_epochs}: "
                 f"it must be at most max_epochs"
+            )
+
+
+@dataclass(frozen=True)
+class Levels:
+    """IMP's and SAP's plan: `levels` pruning levels after the dense level 0, each a training of
+    `epochs_per_level` epochs, all in one fit of `planned_epochs` = (levels + 1) x epochs_per_level.
+
+    Level L trains epochs [L * E, (L + 1) * E); its first epoch (L > 0) starts with pruning. How
+    much each level prunes is the level rule's (`prunelab.pruning.rules`): SAP only knows it from
+    the weights, so this plan names epochs, not sparsities. Bad values raise ValueError naming the
+    setting.
+    """
+
+    levels: int
+    epochs_per_level: int
+
+    def __post_init__(self) -> None:
+        if isinstance(self.levels, bool) or not isinstance(self.levels, int) or self.levels < 0:
+            raise ValueError(f"levels={self.levels!r} must be an integer >= 0")
+        epochs = self.epochs_per_level
+        if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+            raise ValueError(f"epochs_per_level={epochs!r} must be >= 1")
+
+    @property
+    def planned_epochs(self) -> int:
+        """Epochs of the whole fit: N + 1 trainings of E epochs."""
+        return (self.levels + 1) * self.epochs_per_level
+
+    def level_of(self, epoch: int) -> int:
+        """The level that trains in `epoch` (0-based)."""
+        return epoch // self.epochs_per_level
+
+    def start_epochs(self) -> tuple[int, ...]:
+        """The epochs that start a pruning level: L * E for L = 1..N."""
+        return tuple(level * self.epochs_per_level for level in range(1, self.levels + 1))
+
+    def steps_per_level(self, steps_per_epoch: int) -> int:
+        """Optimizer steps of one level (what a learning-rate schedule replayed per level spans)."""
+        return steps_per_epoch * self.epochs_per_level
+
+    def check(self, max_epochs: int | None) -> None:
+        """Refuse a fit whose `max_epochs` is not exactly the plan's (levels end by epochs)."""
+        if max_epochs != self.planned_epochs:
+            raise ValueError(
+                f"(levels + 1) x epochs_per_level = ({self.levels} + 1) x "
+                f"{self.epochs_per_level} = {self.planned_epochs} epochs, but "
+                f"trainer.max_epochs={max_epochs}"
             )
