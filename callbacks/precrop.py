@@ -9,19 +9,27 @@ MACs, speed) is the narrow network's.
 
 Checkpoints carry the channel plan under `checkpoint["prunelab_precrop"]` (and in this callback's
 state). On resume (`trainer.fit(ckpt_path=...)`) or evaluation with a checkpoint, the recorded plan
-is applied before the weights load: Lightning restores a callback's state only after the model's
-weights, so this callback wraps the module's `on_load_checkpoint`, which runs just before.
+is applied before the weights load. Lightning calls no callback hook between reading a checkpoint
+and loading the model's weights (callbacks' `on_load_checkpoint` and `load_state_dict` come after),
+and `trainer.ckpt_path` is only set after `setup`. So, from `setup` until the restore is over, the
+callback holds a PyTorch load-state-dict pre-hook on the LightningModule (a registered hook, removed
+again; no method of the module is replaced). When the weights being loaded do not fit the current
+network, the hook reads the plan of the checkpoint Lightning is restoring (`trainer.ckpt_path`,
+through the one loader) and cuts the network to it before PyTorch copies the weights.
 """
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
 from pytorch_lightning.utilities import rank_zero_warn
 from torch import nn
+from torch.utils.hooks import RemovableHandle
 
 from prunelab.callbacks.base import PruningCallback
 from prunelab.callbacks.snip import check_density, training_batches
@@ -29,7 +37,7 @@ from prunelab.errors import ConfigError
 from prunelab.plotting import layer_density_bars
 from prunelab.pruning.channels import PLAN_KEY, apply_plan
 from prunelab.pruning.layer_densities import SOURCES
-from prunelab.pruning.precrop import BUDGETS, precrop_plan, reinit_
+from prunelab.pruning.precrop import BUDGETS, plan_from_checkpoint, precrop_plan, reinit_
 
 INITS = ("fresh", "inherit")
 
@@ -86,6 +94,7 @@ class PreCropping(PruningCallback):
         self.plan: dict[str, Any] | None = None
         self._cropped: nn.Module | None = None  # the network this callback put in place
         self._full: nn.Module | None = None  # full-width copy, kept until weights are restored
+        self._hook: RemovableHandle | None = None  # the pre-hook on the module, setup to restore
 
     # -- the plan --------------------------------------------------------------------------------
     def compute_plan(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> dict[str, Any]:
@@ -129,27 +138,59 @@ class PreCropping(PruningCallback):
             title = f"PreCropping: channels kept, {plan.get('budget')} {achieved:.4f}"
             layer_density_bars(kept, self.plot_dir / "channels.png", title)
 
-    def before_weights_load(self, pl_module: pl.LightningModule, checkpoint: dict) -> None:
-        """Put the checkpoint's architecture in place before its weights are loaded."""
-        plan = checkpoint.get(PLAN_KEY)
-        cropped = self._cropped is not None and pl_module.network is self._cropped
+    def _cropped_now(self, pl_module: pl.LightningModule) -> bool:
+        return self._cropped is not None and pl_module.network is self._cropped
+
+    def _no_plan(self) -> RuntimeError:
+        return RuntimeError(
+            f"the checkpoint has no channel plan ('{PLAN_KEY}'): it was not written by a "
+            "PreCropping run, so its weights do not fit a cropped network"
+        )
+
+    def _fits(self, network: nn.Module, state_dict: Mapping[str, Any], prefix: str) -> bool:
+        """Whether every tensor of `network` that `state_dict` holds has the same shape there."""
+        for name, tensor in network.state_dict().items():
+            stored = state_dict.get(prefix + name)
+            if stored is not None and tuple(stored.shape) != tuple(tensor.shape):
+                return False
+        return True
+
+    def before_weights_load(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, state_dict: Mapping, prefix: str
+    ) -> None:
+        """Put the architecture of the checkpoint being restored in place before its weights load.
+
+        Nothing to do when the weights fit the network as it is (a resume with the same plan).
+        Otherwise the plan comes from the checkpoint Lightning is restoring, `trainer.ckpt_path`
+        (set before the model's weights load); a module loaded by hand, without a checkpoint
+        being restored, is left to PyTorch's own size-mismatch error.
+        """
+        if self._fits(pl_module.network, state_dict, prefix + "network."):
+            return
+        path = trainer.ckpt_path
+        if not path:
+            return
+        plan = plan_from_checkpoint(path)
+        cropped = self._cropped_now(pl_module)
         if plan is None:
             if cropped:
-                raise RuntimeError(
-                    f"the checkpoint has no channel plan ('{PLAN_KEY}'): it was not written by a "
-                    "PreCropping run, so its weights do not fit a cropped network"
-                )
-            return
-        settings = {k: plan.get(k) for k in ("source", "density", "budget")}
-        if settings != {"source": self.source, "density": self.density, "budget": self.budget}:
-            rank_zero_warn(f"the checkpoint was cropped with {settings}; its plan is used")
-        if cropped and plan["channels"] == self.plan["channels"]:
+                raise self._no_plan()
             return
         full = self._full if cropped else pl_module.network
         if full is None:
             raise RuntimeError("the full-width network is gone: cannot apply the checkpoint's plan")
         self._full = None
-        self.install(pl_module, full, dict(plan), fresh=False)
+        self.install(pl_module, full, plan, fresh=False)
+
+    def _pre_hook(
+        self, trainer: pl.Trainer, module: nn.Module, state_dict: Mapping, prefix: str, *_: Any
+    ) -> None:
+        self.before_weights_load(trainer, module, state_dict, prefix)
+
+    def _unhook(self) -> None:
+        if self._hook is not None:
+            self._hook.remove()
+            self._hook = None
 
     @property
     def summary(self) -> dict[str, float]:
@@ -162,8 +203,9 @@ class PreCropping(PruningCallback):
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         if not isinstance(getattr(pl_module, "network", None), nn.Module):
             raise RuntimeError("PreCropping replaces `pl_module.network`: keep the model there")
-        if not isinstance(pl_module.on_load_checkpoint, _PlanFirst):
-            pl_module.on_load_checkpoint = _PlanFirst(self, pl_module)
+        self._unhook()  # a hook left by an earlier run (or another module) goes first
+        hook = partial(self._pre_hook, trainer)
+        self._hook = pl_module.register_load_state_dict_pre_hook(hook)
         if stage != "fit" or pl_module.network is self._cropped:
             return  # evaluation takes the plan from its checkpoint; test after fit is cropped
         plan = self.compute_plan(trainer, pl_module) if trainer.is_global_zero else None
@@ -173,6 +215,24 @@ class PreCropping(PruningCallback):
 
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._full = None  # any checkpoint has been restored by now
+
+    def on_load_checkpoint(self, trainer, pl_module, checkpoint: dict) -> None:
+        # Runs right after the model's weights were restored: the pre-hook has done its part.
+        self._unhook()
+        plan = checkpoint.get(PLAN_KEY)
+        if plan is None:
+            if self._cropped_now(pl_module):
+                raise self._no_plan()
+            return
+        settings = {k: plan.get(k) for k in ("source", "density", "budget")}
+        if settings != {"source": self.source, "density": self.density, "budget": self.budget}:
+            rank_zero_warn(f"the checkpoint was cropped with {settings}; its plan is used")
+
+    def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        self._unhook()
+
+    def on_exception(self, trainer, pl_module, exception: BaseException) -> None:
+        self._unhook()
 
     def on_save_checkpoint(self, trainer, pl_module, checkpoint: dict) -> None:
         if self.plan is not None:
@@ -186,15 +246,3 @@ class PreCropping(PruningCallback):
         if self.plan is not None and plan is not None and plan["channels"] != self.plan["channels"]:
             raise RuntimeError("the checkpoint's callback state holds another channel plan")
         self.plan = self.plan or plan
-
-
-class _PlanFirst:
-    """The module's `on_load_checkpoint`, preceded by `PreCropping.before_weights_load`."""
-
-    def __init__(self, callback: PreCropping, pl_module: pl.LightningModule) -> None:
-        self.callback, self.pl_module = callback, pl_module
-        self.original = pl_module.on_load_checkpoint
-
-    def __call__(self, checkpoint: dict) -> None:
-        self.callback.before_weights_load(self.pl_module, checkpoint)
-        self.original(checkpoint)
