@@ -1,9 +1,10 @@
 """Iterative magnitude pruning with rewinding (Frankle & Carbin 2019; Frankle et al. 2020; Renda
 et al. 2020), all levels inside one `trainer.fit` (ALGORITHMS.md section 1).
 
-The loop (levels, rewinding, controls, records, resume) is `LevelPruning`'s; IMP's rule is that
-level L keeps exactly keep_total(N, 1 - (1 - f)^L) of the N prunable weights, the largest
-end-of-level magnitudes among those still kept, under a global or layerwise allocation.
+A construction: `FractionRule(fraction, allocation)` (level L keeps exactly
+keep_total(N, 1 - (1 - f)^L) of the N prunable weights, the largest end-of-level magnitudes among
+those still kept) on `Levels(levels, epochs_per_level)` with `LevelRewind(rewind, control, seed)`,
+run by `LevelPruning`.
 """
 
 from __future__ import annotations
@@ -11,17 +12,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import pytorch_lightning as pl
-
-from prunelab.callbacks.levels import LevelPruning
-from prunelab.errors import ConfigError
-from prunelab.pruning.masks import MaskSet
-from prunelab.pruning.policy import keep_counts
-from prunelab.pruning.schedule import imp_density
-from prunelab.pruning.scores import magnitude
-from prunelab.pruning.selection import select
-
-ALLOCATIONS = ("global", "layerwise")
+from prunelab.callbacks.levels import LevelPruning, pruning_settings
+from prunelab.pruning.actions import LevelRewind
+from prunelab.pruning.rules import FractionRule
+from prunelab.pruning.schedules import Levels
 
 
 class IterativeMagnitudePruning(LevelPruning):
@@ -33,11 +27,14 @@ class IterativeMagnitudePruning(LevelPruning):
         epochs_per_level: epochs of each training (the LR schedule spans one level).
         fraction: share of the *remaining* weights pruned per level; the density after L levels
             is exactly keep_total(N, 1 - (1 - f)^L) / N (no compounded rounding).
-        rewind: `init`, `step:K`, `lr`, `lr:K` or `none` (see `LevelPruning`).
+        rewind: `init` (step 0: the lottery ticket), `step:K` (late rewinding to optimizer step
+            K), `lr` / `lr:K` (keep the weights, replay the LR schedule from step 0 / K) or `none`
+            (keep weights and LR: fine-tuning); see `LevelRewind`.
         allocation: `global` (one magnitude threshold over all layers) or `layerwise`.
-        control: `none`, `random_reinit` or `random_prune` (see `LevelPruning`).
-        seed, monitor, exclude, collapse_threshold, plot, masks_from, **common: see
-            `LevelPruning`.
+        control: `none`, `random_reinit` (the rule's masks on a fresh initialization; needs a
+            weight rewind) or `random_prune` (the rule's per-layer counts, random positions).
+        seed: seed of the controls' random draws; None = torch's initial seed (the run's seed).
+        monitor, masks_from, exclude, collapse_threshold, plot, **common: see `LevelPruning`.
 
     Example (plain Lightning; the module's forward returns logits)::
 
@@ -61,20 +58,12 @@ class IterativeMagnitudePruning(LevelPruning):
         masks_from: str | None = None,
         **common: Any,
     ) -> None:
+        with pruning_settings():
+            schedule = Levels(levels, epochs_per_level)
+            action = LevelRewind(rewind, control, seed)
+            rule = FractionRule(fraction, allocation)
         super().__init__(
-            levels, epochs_per_level, rewind, control, seed, monitor, exclude,
-            collapse_threshold, plot, masks_from, **common,
+            rule, schedule, action, monitor=monitor, masks_from=masks_from, exclude=exclude,
+            collapse_threshold=collapse_threshold, plot=plot, **common,
         )  # fmt: skip
-        if isinstance(fraction, bool) or not 0 < fraction < 1:
-            raise ConfigError(f"pruning.fraction={fraction} must be in (0, 1)")
-        if allocation not in ALLOCATIONS:
-            raise ConfigError(
-                f"pruning.allocation={allocation!r} is not one of {', '.join(ALLOCATIONS)}"
-            )
         self.fraction, self.allocation = fraction, allocation
-
-    def next_masks(self, trainer: pl.Trainer, pl_module: pl.LightningModule, level: int) -> MaskSet:
-        """Keep keep_total(N, 1 - (1 - f)^level) weights by end-of-level magnitude."""
-        scores = magnitude(self._params)
-        target = 1.0 - imp_density(level, self.fraction)
-        return select(scores, self.masks, keep_counts(self.allocation, scores, self.masks, target))

@@ -1,12 +1,14 @@
 """SAP, sparsity-informed adaptive pruning with the PQ index (Diao et al. 2023; ALGORITHMS.md
 section 4), on IMP's loop.
 
-The loop is `LevelPruning`'s (levels, rewinding to initialization by default, controls, records,
-resume); only the amount differs from IMP: at the end of each level the PQ index of the unpruned
-weights decides how many to remove, r = ceil(d (1+eta)^(-q/(q-p)) (1-I)^(qp/(q-p))) kept as a
-lower bound and c = floor(d * clamp(gamma (1 - r/d), 0, beta)) pruned by magnitude, per scope.
+A construction on IMP's parts: `PQIndexRule` on `Levels(levels, epochs_per_level)` with
+`LevelRewind(rewind, control, seed)` (rewinding to initialization by default), run by
+`LevelPruning`; only the amount differs from IMP: at the end of each level the PQ index of the
+unpruned weights decides how many to remove, r = ceil(d (1+eta)^(-q/(q-p)) (1-I)^(qp/(q-p)))
+kept as a lower bound and c = floor(d * clamp(gamma (1 - r/d), 0, beta)) pruned by magnitude, per
+scope.
 Each level's record and log carry the PQ index of the network (`pq_index`, `prune/pq_index`) and
-of every layer (`prune/pq_index/<name>`).
+of every layer (`prune/pq_index/<name>`): the `PQIndexProbe`.
 
 Where the authors' code differs and we do not follow: it prunes the weights of the epoch with the
 best *test* accuracy (we prune the end-of-level weights, as IMP does); its rewind restores
@@ -16,17 +18,40 @@ threshold prunes `|w| < pivot` (ours removes exactly c weights, ties by index).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-import pytorch_lightning as pl
+import torch
 
-from prunelab.callbacks.level_report import plot_levels
-from prunelab.callbacks.levels import LevelPruning
+from prunelab.callbacks.level_records import LevelProbe
+from prunelab.callbacks.levels import LevelPruning, pruning_settings
 from prunelab.callbacks.pq_monitor import pq_metrics
 from prunelab.errors import ConfigError
-from prunelab.pruning.masks import MaskSet
-from prunelab.pruning.sap import SCOPES, sap_masks
+from prunelab.pruning.actions import LevelRewind
+from prunelab.pruning.rules import PQIndexRule
+from prunelab.pruning.sap import SCOPES
+from prunelab.pruning.schedules import Levels
+
+
+@dataclass(frozen=True)
+class PQIndexProbe(LevelProbe):
+    """The PQ index of each level's end-of-level weights: in its record (`pq_index`), logged for
+    the network and per layer, and plotted with the test accuracy against density."""
+
+    p: float
+    q: float
+    scope: str
+
+    def measure(
+        self, params: Mapping[str, torch.Tensor], masks: Mapping[str, torch.Tensor]
+    ) -> tuple[dict[str, float], dict[str, float]]:
+        metrics = pq_metrics(params, masks, self.p, self.q)
+        return {"pq_index": metrics["prune/pq_index"]}, metrics
+
+    def figure(self) -> tuple[str, list[str], str, str]:
+        title = f"SAP (p={self.p}, q={self.q}, scope={self.scope})"
+        return "pq_index_vs_density.png", ["pq_index", "test/acc"], title, "PQ index / accuracy"
 
 
 class PQIndexPruning(LevelPruning):
@@ -41,9 +66,9 @@ class PQIndexPruning(LevelPruning):
         gamma: gamma > 0 scales the pruned fraction 1 - r/d.
         beta: at most this fraction of the unpruned weights goes in one round, in (0, 1].
         scope: `global` (all prunable weights as one vector), `layer` or `neuron`.
-        rewind: `init` by default (the authors rewind to theta_0); any `LevelPruning` option.
-        control, seed, monitor, exclude, collapse_threshold, plot, masks_from, **common: see
-            `LevelPruning`.
+        rewind: `init` by default (the authors rewind to theta_0); any `LevelRewind` option.
+        control, seed: see `IterativeMagnitudePruning`.
+        monitor, masks_from, exclude, collapse_threshold, plot, **common: see `LevelPruning`.
     """
 
     def __init__(
@@ -66,10 +91,9 @@ class PQIndexPruning(LevelPruning):
         masks_from: str | None = None,
         **common: Any,
     ) -> None:
-        super().__init__(
-            levels, epochs_per_level, rewind, control, seed, monitor, exclude,
-            collapse_threshold, plot, masks_from, **common,
-        )  # fmt: skip
+        with pruning_settings():
+            schedule = Levels(levels, epochs_per_level)
+            action = LevelRewind(rewind, control, seed)
         if not 0 < p < q:
             raise ConfigError(f"pruning.p={p}, pruning.q={q}: the PQ index needs 0 < p < q")
         if eta < 0:
@@ -80,26 +104,11 @@ class PQIndexPruning(LevelPruning):
             raise ConfigError(f"pruning.beta={beta} must be in (0, 1]")
         if scope not in SCOPES:
             raise ConfigError(f"pruning.scope={scope!r} is not one of {', '.join(SCOPES)}")
+        rule = PQIndexRule(p, q, eta, gamma, beta, scope)
+        super().__init__(
+            rule, schedule, action, monitor=monitor, masks_from=masks_from,
+            probe=PQIndexProbe(p, q, scope), exclude=exclude,
+            collapse_threshold=collapse_threshold, plot=plot, **common,
+        )  # fmt: skip
         self.p, self.q, self.eta, self.gamma, self.beta = p, q, eta, gamma, beta
         self.scope = scope
-
-    def next_masks(self, trainer: pl.Trainer, pl_module: pl.LightningModule, level: int) -> MaskSet:
-        """Prune the SAP count of each scope unit by magnitude, from the end-of-level weights."""
-        rule = {"p": self.p, "q": self.q, "eta": self.eta, "gamma": self.gamma, "beta": self.beta}
-        return sap_masks(self._params, self.masks, self.scope, **rule)
-
-    def level_record(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> dict[str, Any]:
-        """IMP's record plus the PQ index of the end-of-level weights (logged per layer too)."""
-        record = super().level_record(trainer, pl_module)
-        metrics = pq_metrics(self._params, self.masks, self.p, self.q)
-        record["pq_index"] = metrics["prune/pq_index"]
-        for logger in trainer.loggers:
-            logger.log_metrics(metrics, step=trainer.global_step)
-        return record
-
-    def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        super().on_fit_end(trainer, pl_module)
-        path = self.plot_path(trainer, "pq_index_vs_density.png")
-        if path is not None:
-            title = f"SAP (p={self.p}, q={self.q}, scope={self.scope})"
-            plot_levels(self.stages, ["pq_index", "test/acc"], path, title, "PQ index / accuracy")
