@@ -22,9 +22,10 @@ def planned_epochs(pruning: Any, default: int) -> Any:
     method plans, else `default`.
 
     A method plans the length of training when its config has `levels` and `epochs_per_level`
-    (IMP, LTH, SAP: the arguments of LevelPruning): (levels + 1) x epochs_per_level, level 0
-    being the dense run. Values the method refuses (not integers, levels < 0, epochs_per_level
-    < 1) give `default`: its constructor then names the bad key in one line, not a traceback here.
+    (IMP, LTH, SAP: the arguments of their `Levels` schedule): (levels + 1) x epochs_per_level,
+    level 0 being the dense run. Values the method refuses (not integers, levels < 0,
+    epochs_per_level < 1) give `default`: its constructor then names the bad key in one line, not
+    a traceback here.
     """
     if not isinstance(pruning, DictConfig) or not {"levels", "epochs_per_level"} <= set(pruning):
         return default
