@@ -1,6 +1,7 @@
 """Runs on a tiny budget: the overrides every quick run shares, and the `prunelab` command
 run in a subprocess as a user would."""
 
+import csv
 import os
 import subprocess
 import sys
@@ -19,11 +20,22 @@ TINY = (
 
 def run_cli(*args: str, timeout: int = 240, cwd=None, **env: str) -> subprocess.CompletedProcess:
     """`python -m prunelab *args`, offline and single-threaded, output captured."""
+    return run_python(["-m", "prunelab", *args], timeout=timeout, cwd=cwd, **env)
+
+
+def run_python(argv, timeout: int = 240, cwd=None, **env: str) -> subprocess.CompletedProcess:
+    """`python *argv` (e.g. `["-c", SCRIPT, *overrides]`), offline and single-threaded."""
     environment = {
         **os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true", "OMP_NUM_THREADS": "1",
         **env,
     }  # fmt: skip
     return subprocess.run(
-        [sys.executable, "-m", "prunelab", *args],
+        [sys.executable, *argv],
         env=environment, cwd=cwd, capture_output=True, text=True, timeout=timeout,
     )  # fmt: skip
+
+
+def validated_epochs(run_dir) -> list[int]:
+    """The epochs a run's metrics.csv holds a validation accuracy for, in file order."""
+    with open(os.path.join(run_dir, "metrics.csv"), newline="") as file:
+        return [int(float(r["epoch"])) for r in csv.DictReader(file) if r.get("val/acc")]

@@ -3,16 +3,13 @@ directory, metrics.csv, IMP masks and W&B run; a new run never writes into a fol
 
 from __future__ import annotations
 
-import csv
 import json
-import os
 import re
 import subprocess
-import sys
 
 import pytest
 import torch
-from cli_runs import TINY, run_cli
+from cli_runs import TINY, run_cli, run_python, validated_epochs
 
 from prunelab.errors import ConfigError
 from prunelab.resume import redirect_argv
@@ -37,17 +34,7 @@ main()
 
 def crashing_run(*args: str) -> subprocess.CompletedProcess:
     """`prunelab *args` that dies at the start of epoch 2, offline and single-threaded."""
-    env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true", "OMP_NUM_THREADS": "1"}
-    return subprocess.run(
-        [sys.executable, "-c", CRASHING, *args],
-        env=env, capture_output=True, text=True, timeout=240,
-    )  # fmt: skip
-
-
-def validated_epochs(run_dir) -> list[int]:
-    """The epochs metrics.csv holds a validation accuracy for, in file order."""
-    with open(run_dir / "metrics.csv", newline="") as file:
-        return [int(float(r["epoch"])) for r in csv.DictReader(file) if r.get("val/acc")]
+    return run_python(["-c", CRASHING, *args])
 
 
 def test_resume_continues_the_run_directory_metrics_masks_and_wandb_run(tmp_path):

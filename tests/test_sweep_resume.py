@@ -7,12 +7,9 @@ run a third time, it trains nothing.
 
 from __future__ import annotations
 
-import csv
-import os
 import subprocess
-import sys
 
-from cli_runs import TINY, run_cli
+from cli_runs import TINY, run_cli, run_python, validated_epochs
 
 from prunelab.sweep import command_id, config_hash
 
@@ -44,17 +41,7 @@ main()
 
 def killed_sweep(*args: str) -> subprocess.CompletedProcess:
     """`prunelab *args`, killed in the seed-1 job's second epoch."""
-    env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true", "OMP_NUM_THREADS": "1"}
-    return subprocess.run(
-        [sys.executable, "-c", KILLED, *args],
-        env=env, capture_output=True, text=True, timeout=240,
-    )  # fmt: skip
-
-
-def epochs(job) -> list[int]:
-    """The epochs the job's metrics.csv holds a validation accuracy for."""
-    with open(job / "metrics.csv", newline="") as file:
-        return [int(float(r["epoch"])) for r in csv.DictReader(file) if r.get("val/acc")]
+    return run_python(["-c", KILLED, *args])
 
 
 def snapshot(folder) -> dict:
@@ -84,8 +71,8 @@ def test_a_killed_sweep_run_again_runs_only_the_rest_and_then_nothing(tmp_path):
     assert f"prunelab: done: {sweep / '0'} (results.json)" in again.stderr.splitlines()
     assert f"prunelab: resume: {sweep / '1'} from " in again.stderr
     assert (first.stat().st_mtime_ns, first.read_bytes()) == before  # not trained again
-    assert epochs(sweep / "1") == [0, 1]  # epoch 0 from the killed process, 1 resumed
-    assert epochs(sweep / "2") == [0, 1]
+    assert validated_epochs(sweep / "1") == [0, 1]  # epoch 0 from the killed process, 1 resumed
+    assert validated_epochs(sweep / "2") == [0, 1]
     assert list(tmp_path.glob("prunelab/multirun/*")) == [sweep]
 
     files = snapshot(sweep)
