@@ -27,6 +27,19 @@ def _keys(cfg: DictConfig, prefix: str = "") -> list[str]:
     return keys
 
 
+def _has(cfg: DictConfig, key: str) -> bool:
+    """Whether the config tree has `key`, a mandatory value (`???`, e.g. `data.root` of
+    `data=imagefolder`) included: `OmegaConf.select` answers its default for those."""
+    if OmegaConf.select(cfg, key, default=_ABSENT, throw_on_resolution_failure=False) is not (
+        _ABSENT
+    ):
+        return True
+    parent, _, leaf = key.rpartition(".")
+    node = OmegaConf.select(cfg, parent, default=None, throw_on_resolution_failure=False)
+    # `leaf in node` is False for a `???` value; its keys list it
+    return isinstance(node, DictConfig) and not node._is_none() and leaf in list(node)
+
+
 def _tree(overrides: Sequence[str]) -> DictConfig:
     """The config tree the command's group choices compose (a sweep's first option of each)."""
     from prunelab.config import compose
@@ -58,9 +71,7 @@ def check_keys(overrides: Sequence[str]) -> None:
     except Exception:  # a bad group option or grammar: Hydra (or check_overrides) names it
         return
     for key in dotted:
-        if OmegaConf.select(cfg, key, default=_ABSENT, throw_on_resolution_failure=False) is not (
-            _ABSENT
-        ):
+        if _has(cfg, key):
             continue
         valid = [k for k in _keys(cfg) if not key.startswith(f"{k}.")]  # not its own parents
         close = difflib.get_close_matches(key, valid, n=1, cutoff=0.6)

@@ -32,6 +32,12 @@ MAY_DIFFER = (
     "trainer.enable_model_summary",
     "trainer.log_every_n_steps",
 )
+# What a run continued from a checkpoint in another folder (moved, or `hydra.run.dir=<new>`) may
+# change besides those: how long it trains. Another model, method or learning rate is no
+# continuation: `model.init_from=<file>` starts a new run from the weights.
+MAY_GROW = ("trainer.max_epochs", "trainer.max_steps", "trainer.max_time")
+# Config groups named in the refusal of a continuation that changes them.
+KINDS = {"data": "data", "model": "model", "pruning": "pruning method", "optim": "optimizer"}
 MULTIRUN = ("-m", "--multirun")
 ABSENT = "<absent>"
 SHOWN = 6  # differences named in the refusal; more are counted
@@ -73,10 +79,12 @@ def redirect_argv(argv: Sequence[str]) -> list[str]:
     """`argv` with `hydra.run.dir=<run>` appended when it resumes `<run>/checkpoints/<file>`.
 
     Left as it is for a multirun (each job has its own folder), when `hydra.run.dir` is given
-    (the user chose the folder) and for a checkpoint outside a run's `checkpoints/`.
+    (the user chose the folder) and for a checkpoint outside a run's `checkpoints/`; those two
+    continue the checkpoint in another folder, and `check_continuation` compares their config.
 
     Raises:
-        ConfigError: the checkpoint to resume does not exist (Hydra would create its folder).
+        ConfigError: the checkpoint to resume does not exist (Hydra would create its folder), or
+            is continued elsewhere with another config.
     """
     args = list(argv[1:])
     if multirun(args):
@@ -85,6 +93,8 @@ def redirect_argv(argv: Sequence[str]) -> list[str]:
     _, ckpt = _override(args, "ckpt_path")
     run = checkpoint_run_dir(ckpt) if isinstance(ckpt, str) and not chosen else None
     if run is None:
+        if isinstance(ckpt, str) and ckpt:
+            check_continuation(args, ckpt)
         return list(argv)
     if not Path(ckpt).expanduser().is_file():
         raise ConfigError(f"ckpt_path={ckpt} does not exist or is not a file")
@@ -146,11 +156,13 @@ def flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def differences(stored: Mapping[str, Any], config: Mapping[str, Any]) -> list[str]:
-    """`key=new (ran with old)` for every key whose value differs, except those `MAY_DIFFER`."""
+def differences(
+    stored: Mapping[str, Any], config: Mapping[str, Any], may_differ: Sequence[str] = MAY_DIFFER
+) -> list[str]:
+    """`key=new (ran with old)` for every key whose value differs, except those `may_differ`."""
     old, new = flatten(stored), flatten(config)
-    free = tuple(f"{m}." for m in MAY_DIFFER)
-    kept = [k for k in {**old, **new} if k not in MAY_DIFFER and not k.startswith(free)]
+    free = tuple(f"{m}." for m in may_differ)
+    kept = [k for k in {**old, **new} if k not in may_differ and not k.startswith(free)]
     return [
         f"{k}={new.get(k, ABSENT)} (ran with {old.get(k, ABSENT)})"
         for k in kept
@@ -190,6 +202,54 @@ def check_same_run(ckpt_path: str | Path, run_dir: Path, config: Mapping[str, An
     more = f" and {len(found) - SHOWN} more" if len(found) > SHOWN else ""
     raise ConfigError(
         f"ckpt_path={ckpt_path} continues the run in {run_dir}, but the config differs from the "
-        f"one it ran with: {', '.join(found[:SHOWN])}{more}; give the run's own values, or "
-        "hydra.run.dir=<new folder> to continue from the checkpoint as a new run"
+        f"one it ran with: {', '.join(found[:SHOWN])}{more}; give the run's own values "
+        "(hydra.run.dir=<new folder> continues it as a new run, which may only train longer: "
+        "trainer.max_epochs), or start a new run from its weights with model.init_from=<file>"
+    )
+
+
+def _command_config(args: Sequence[str]) -> dict | None:
+    """The resolved run config the command's overrides compose, as `train()` stores it; None
+    when they do not compose (Hydra or the value checks then say why, in one line)."""
+    from omegaconf import OmegaConf
+
+    from prunelab.config import compose
+    from prunelab.validate import normalize
+
+    overrides = [a for a in args if not a.lstrip("+~").startswith(("-", "hydra.", "hydra/"))]
+    try:
+        cfg = compose(overrides)
+        normalize(cfg)
+        keys = [k for k in cfg if k != "hydra"]
+        return OmegaConf.to_container(OmegaConf.masked_copy(cfg, keys), resolve=True)
+    except Exception:  # Hydra's and OmegaConf's errors have many types; they are reported later
+        return None
+
+
+def check_continuation(args: Sequence[str], ckpt_path: str) -> None:
+    """Before Hydra makes a folder: refuse `ckpt_path=<file>` outside the run's own folder (a
+    checkpoint moved elsewhere, or `hydra.run.dir=<new>`) when the command's config differs from
+    the one the checkpoint was trained with, except for `MAY_DIFFER` and `MAY_GROW`: resuming
+    another model's or method's checkpoint is not a continuation of it.
+
+    A file that is not a prunelab checkpoint is left to `train()`, which refuses it in one line.
+
+    Raises:
+        ConfigError: one line naming the differing keys, their values and the way on.
+    """
+    stored = stored_config(ckpt_path)
+    config = _command_config(args) if stored is not None else None
+    if config is None:
+        return
+    found = differences(stored, config, (*MAY_DIFFER, *MAY_GROW))
+    if not found:
+        return
+    changed = {d.partition("=")[0].partition(".")[0] for d in found}
+    kinds = [name for group, name in KINDS.items() if group in changed] or ["config"]
+    more = f" and {len(found) - SHOWN} more" if len(found) > SHOWN else ""
+    raise ConfigError(
+        f"ckpt_path={ckpt_path} was trained with another {' and '.join(kinds)}: "
+        f"{', '.join(found[:SHOWN])}{more}; a run continued from a checkpoint keeps its config "
+        "except paths, logging and trainer.max_epochs/max_steps/max_time; start a new run from "
+        "its weights with model.init_from=<file>"
     )

@@ -88,6 +88,9 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
         read_resume_checkpoint(cfg.ckpt_path)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule = _build(cfg.data)
+    if hasattr(datamodule, "check_before_fit"):  # what only the data can tell, e.g. its size
+        with _refusals_as_config_errors():
+            datamodule.check_before_fit()
     with _refusals_as_config_errors():
         network = build_network(cfg.model)
     pruning = build_pruning(cfg.pruning, run_dir / "plots")

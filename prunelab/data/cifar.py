@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from prunelab.data.folder import check_root, has_splits, load_split
+from prunelab.data.folder import check_images, check_root, has_splits, list_images, load_split
 from prunelab.data.memory import CIFAR10_MEAN, CIFAR10_STD, CIFAR100_MEAN, CIFAR100_STD
 from prunelab.data.small import InMemoryDataModule, Split
 
@@ -16,6 +16,12 @@ DATASETS = {
     "cifar10": (10, CIFAR10_MEAN, CIFAR10_STD),
     "cifar100": (100, CIFAR100_MEAN, CIFAR100_STD),
 }
+# name -> what torchvision's download leaves in root: the extracted folder and the archive
+TORCHVISION_FILES = {
+    "cifar10": ("cifar-10-batches-py", "cifar-10-python.tar.gz"),
+    "cifar100": ("cifar-100-python", "cifar-100-python.tar.gz"),
+}
+TORCHVISION_TRAIN_SIZE = 50_000  # training images of torchvision's CIFAR-10 and CIFAR-100
 
 
 class CIFARDataModule(InMemoryDataModule):
@@ -65,6 +71,30 @@ class CIFARDataModule(InMemoryDataModule):
             check_root(root)  # with download, torchvision creates the folder
         self.dataset, self.root, self.download = dataset, Path(root).expanduser(), download
         self.cache_dir = cache_dir
+        self._check_files()
+
+    def _check_files(self) -> None:
+        """Refuses a root that exists but holds neither layout (e.g. a folder of text files),
+        before any compute. An empty root is for torchvision to download into."""
+        if self.is_image_folder:
+            for split in ("train", "test"):
+                check_images(self.root / split)
+            return
+        if not self.root.is_dir() or not any(self.root.iterdir()):
+            return
+        if not any((self.root / name).exists() for name in TORCHVISION_FILES[self.dataset]):
+            folder = TORCHVISION_FILES[self.dataset][0]
+            raise FileNotFoundError(
+                f"data root {self.root} holds no {self.dataset} data: neither torchvision's "
+                f"{folder}/ nor train/ and test/ folders of class folders of images (give an "
+                "empty or new folder to download into)"
+            )
+
+    def train_size(self) -> int:
+        """The number of training images, counted without decoding them."""
+        if self.is_image_folder:
+            return len(list_images(self.root / "train")[0])
+        return TORCHVISION_TRAIN_SIZE
 
     @property
     def is_image_folder(self) -> bool:

@@ -23,6 +23,22 @@ def check_root(path: str | os.PathLike) -> None:
         raise FileNotFoundError(f"data root not found (not a directory): {path}")
 
 
+def check_images(split_dir: str | os.PathLike, suffixes: tuple[str, ...] = IMAGE_SUFFIXES) -> None:
+    """Raises ``FileNotFoundError`` naming the first class folder of ``split_dir`` that holds no
+    image file (by suffix), so a root of text files is refused before any compute.
+
+    Stops at each folder's first image: a scan of names only, cheap even for ImageNet.
+    """
+    for name in class_folders(split_dir):
+        with os.scandir(Path(split_dir) / name) as entries:
+            if not any(e.is_file() and e.name.lower().endswith(suffixes) for e in entries):
+                shown = ", ".join(suffixes)
+                raise FileNotFoundError(
+                    f"no images ({shown}) in {Path(split_dir) / name}: data.root must hold "
+                    "class folders of image files"
+                )
+
+
 def class_folders(split_dir: str | os.PathLike) -> list[str]:
     """Sorted names of the class folders of one split (sorted = torchvision's label order)."""
     return sorted(

@@ -9,8 +9,9 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, Dataset, Subset
 from torchvision import datasets, transforms
+from torchvision.datasets.folder import IMG_EXTENSIONS
 
-from prunelab.data.folder import check_root, class_folders, has_splits
+from prunelab.data.folder import check_images, check_root, class_folders, has_splits
 from prunelab.data.sampler import EpochBatchSampler, ResumableLoader
 from prunelab.data.small import holdout_indices
 
@@ -95,6 +96,9 @@ class ImageFolderDataModule(pl.LightningDataModule):
             val_split = int(val_split)  # "5000" from a command line
         self.val_split = val_split if isinstance(val_split, int) else self._split_folder(val_split)
         self.test_split = self._split_folder("test")
+        named = [self.val_split] if isinstance(self.val_split, str) else []
+        for split in dict.fromkeys(["train", *named, self.test_split]):
+            check_images(self.root / split, IMG_EXTENSIONS)  # a tree of text files is no data
         self.train_set = self.val_set = self.test_set = None
 
     def _split_folder(self, name: str) -> str:
@@ -103,6 +107,11 @@ class ImageFolderDataModule(pl.LightningDataModule):
             if candidate and has_splits(self.root, candidate):
                 return candidate
         raise FileNotFoundError(f"no {name}/ split (nor val/ or test/) under data root {self.root}")
+
+    def check_before_fit(self) -> None:
+        """Scans the folders now (``setup`` keeps the scan), so what only the files can tell,
+        such as an int ``val_split`` not smaller than ``train/``, is refused before training."""
+        self.setup()
 
     def _folder(self, split: str, transform) -> datasets.ImageFolder:
         data = datasets.ImageFolder(str(self.root / split), transform=transform)

@@ -32,7 +32,10 @@ def holdout_indices(num_train: int, holdout: int, seed: int) -> tuple[torch.Tens
         ``(train_indices, val_indices)``, each sorted, disjoint, together ``range(num_train)``.
     """
     if not 0 < holdout < num_train:
-        raise ValueError(f"cannot hold out {holdout} of {num_train} training images")
+        raise ValueError(
+            f"val_split={holdout} cannot be held out of {num_train} training images "
+            f"(give 1 to {num_train - 1}, or 'test')"
+        )
     order = torch.randperm(num_train, generator=generator(seed, HOLDOUT))
     return order[:-holdout].sort().values, order[-holdout:].sort().values
 
@@ -80,6 +83,7 @@ class InMemoryDataModule(pl.LightningDataModule):
         self.train_data: Split | None = None
         self.val_data: Split | None = None
         self.test_data: Split | None = None
+        self._loaded: tuple[Split, Split, list[str]] | None = None  # by train_size, for setup
 
     def _check_num_classes(self, num_classes: int | None) -> None:
         """Rejects a configured ``num_classes`` that disagrees with the dataset."""
@@ -92,11 +96,24 @@ class InMemoryDataModule(pl.LightningDataModule):
         """Returns ``((train_x, train_y), (test_x, test_y), classes)``; subclasses implement it."""
         raise NotImplementedError
 
+    def train_size(self) -> int:
+        """The number of training images (before a hold-out). Here the data is loaded to count
+        them and kept for ``setup``; subclasses that can count without decoding override it."""
+        if self._loaded is None:
+            self._loaded = self.load()
+        return len(self._loaded[0][1])
+
+    def check_before_fit(self) -> None:
+        """Refuses, before any training, an int ``val_split`` that leaves no training image."""
+        if isinstance(self.val_split, int) and self.train_data is None:
+            holdout_indices(self.train_size(), self.val_split, self.seed)
+
     def setup(self, stage: str | None = None) -> None:
         """Loads the data once (later calls are no-ops) and carves out the validation split."""
         if self.train_data is not None:
             return
-        (train_x, train_y), test, self.classes = self.load()
+        loaded, self._loaded = self._loaded or self.load(), None
+        (train_x, train_y), test, self.classes = loaded
         if len(self.classes) != self.num_classes:
             raise ValueError(f"found {len(self.classes)} classes, expected {self.num_classes}")
         # Files come sorted by class; one fixed shuffle (the same for every run and seed) makes
