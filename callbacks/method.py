@@ -4,7 +4,8 @@ A method is a few decisions, each a core piece: which weights each step keeps (a
 `prunelab.pruning.rules`), at which optimizer steps and to what sparsity (a `Schedule`,
 `prunelab.pruning.schedules`), and what happens after pruning (an action such as `Regrow`,
 `prunelab.pruning.actions`; None = train on with the masks). The published methods
-(`GlobalMagnitudePruning`, `GraNet`, `RandomPruning`) are constructors that bind these parts.
+(`GlobalMagnitudePruning`, `GraNet`, `RandomPruning`, `SNIPPruning`) are constructors that bind
+these parts.
 
 When an update due at optimizer step t (t steps done) runs: before the next batch
 (`on_train_batch_start` with `global_step == t`); or, when the action needs the gradient of the
@@ -88,9 +89,18 @@ class PruningMethod(MaskedTraining):
         """Optimizer steps in one epoch (batches / accumulation, the last partial one included)."""
         return math.ceil(trainer.num_training_batches / trainer.accumulate_grad_batches)
 
+    def rule_grads(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule
+    ) -> dict[str, torch.Tensor] | None:
+        """The gradients the rule scores by at a pruning step; None (the default): the rule scores
+        by the weights alone. A method whose rule scores from data (SNIP) computes them here."""
+        return None
+
     def prune_to(self, trainer: pl.Trainer, pl_module: pl.LightningModule, target: float) -> None:
         """Shrink the masks to exactly `target` sparsity by the rule."""
-        self.set_masks(trainer, pl_module, self.rule.masks(self._params, self.masks, target))
+        grads = self.rule_grads(trainer, pl_module)
+        masks = self.rule.masks(self._params, self.masks, target, grads)
+        self.set_masks(trainer, pl_module, masks)
 
     def update(self, trainer: pl.Trainer, pl_module: pl.LightningModule, step: int) -> None:
         """The schedule's pruning step at `step` (if any), then the action (if it acts there)."""

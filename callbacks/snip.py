@@ -1,24 +1,29 @@
 """SNIP (Lee et al. 2019): prune at initialization by connection sensitivity |w * dL/dw|.
 
-At the start of fit, before any optimizer step, SNIP scores are computed on a few training batches
-and the masks keep the global top fraction `density` of the prunable weights; training then runs
-with the masks enforced. The unstructured counterpart of PreCropping at equal parameter count.
+A construction: `SnipRule()` on `OneShot(1 - density, prune_at=0)`, no action. Before the first
+optimizer step the gradients g of the first `batches` training batches are summed (on a copy of
+the network, `rule_grads`) and the masks keep the global top fraction `density` of the prunable
+weights by |w * g|; training then runs with the masks enforced. A resumed run keeps its masks
+(they are saved in the checkpoint, and the one pruning step is not repeated). The unstructured
+counterpart of PreCropping at equal parameter count.
 """
 
 from __future__ import annotations
 
+import copy
 import itertools
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import pytorch_lightning as pl
 import torch
+import torch.nn.functional as F
 
-from prunelab.callbacks.masked import MaskedTraining, pruning_root
+from prunelab.callbacks.masked import pruning_root
+from prunelab.callbacks.method import PruningMethod
 from prunelab.errors import ConfigError
-from prunelab.pruning.allocation import global_counts
-from prunelab.pruning.layer_densities import snip_scores
-from prunelab.pruning.selection import select
+from prunelab.pruning.rules import SnipRule
+from prunelab.pruning.schedules import OneShot
 
 
 def training_batches(trainer: pl.Trainer, count: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -44,7 +49,29 @@ def check_density(density: float, batches: int) -> None:
         raise ConfigError(f"pruning.batches={batches!r} must be an integer >= 1")
 
 
-class SNIPPruning(MaskedTraining):
+def summed_gradients(
+    network: torch.nn.Module,
+    names: Iterable[str],
+    batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
+) -> dict[str, torch.Tensor]:
+    """g of the named weights: the gradients of each batch's mean cross-entropy, summed.
+
+    Runs on a copy in train mode (as training would see the network), so the network's weights,
+    gradients and BatchNorm statistics are untouched.
+    """
+    clone = copy.deepcopy(network).train()
+    clone.zero_grad(set_to_none=True)
+    device = next(clone.parameters()).device
+    for x, y in batches:
+        F.cross_entropy(clone(x.to(device)), y.to(device)).backward()
+    params = dict(clone.named_parameters())
+    missing = [n for n in names if params[n].grad is None]
+    if missing:
+        raise RuntimeError(f"SNIP scoring gave no gradient for {missing}")
+    return {n: params[n].grad.detach() for n in names}
+
+
+class SNIPPruning(PruningMethod):
     """One-shot SNIP at initialization with global allocation, then masked training.
 
     Args:
@@ -64,21 +91,20 @@ class SNIPPruning(MaskedTraining):
         plot: bool = True,
         **common: Any,
     ) -> None:
-        super().__init__(exclude, collapse_threshold, plot, **common)
         check_density(density, batches)
+        super().__init__(
+            SnipRule(),
+            OneShot(1.0 - float(density), prune_at=0),
+            exclude=exclude,
+            collapse_threshold=collapse_threshold,
+            plot=plot,
+            **common,
+        )
         self.density, self.batches = float(density), batches
 
-    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        fresh = self.masks is None  # restored masks (a resume) are never recomputed
-        super().on_fit_start(trainer, pl_module)
-        if fresh:
-            self.prune(trainer, pl_module)
-
-    def prune(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        """Score on the first training batches and keep the global top `density` by |w * g|."""
-        network = pruning_root(pl_module)  # where `params` found the weights
-        scores = snip_scores(network, self._params, training_batches(trainer, self.batches))
-        current = self._cpu_masks()
-        counts = global_counts(scores, current, 1.0 - self.density)
-        masks = select(scores, current, counts)
-        self.set_masks(trainer, pl_module, masks)
+    def rule_grads(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule
+    ) -> dict[str, torch.Tensor]:
+        """g summed over the first `batches` training batches, for the weights `params` found."""
+        batches = training_batches(trainer, self.batches)
+        return summed_gradients(pruning_root(pl_module), self._params, batches)

@@ -40,8 +40,8 @@ class Rule:
             params: the prunable weights by name.
             masks: the current masks; their False entries stay False.
             sparsity: the target, in [0, 1].
-            grads: the current batch's gradients, for rules that score by them (the rules
-                below score without).
+            grads: gradients, for rules that score by them (`SnipRule`: summed over a few
+                training batches; the other rules score without).
         """
         raise NotImplementedError(f"{type(self).__name__} does not define masks()")
 
@@ -117,6 +117,23 @@ class RandomRule(Rule):
         seed = torch.initial_seed() if self.seed is None else self.seed
         scores = random_scores(params, torch.Generator().manual_seed(int(seed)))
         return select(scores, masks, keep_counts(self.allocation, scores, masks, sparsity))
+
+
+@dataclass(frozen=True)
+class SnipRule(Rule):
+    """SNIP (Lee et al. 2019): keep the global top connection sensitivity |w * g| of the active
+    weights, g the loss gradients summed over a few training batches, which the caller passes
+    as `grads` (the adapter computes them on the network and data); one threshold over all layers,
+    ties to the lower index within a layer (`global_counts` + `select`)."""
+
+    def masks(
+        self, params: Tensors, masks: Tensors, sparsity: float, grads: Tensors | None = None
+    ) -> MaskSet:
+        """The top-|w * g| active weights, keep_total(N, sparsity) in all."""
+        if grads is None:
+            raise ValueError("SnipRule scores by |w * g|: pass the gradients g as grads")
+        scores = {n: (params[n].detach() * grads[n].to(params[n].device)).abs() for n in masks}
+        return select(scores, masks, keep_counts("global", scores, masks, sparsity))
 
 
 class LevelRule:
