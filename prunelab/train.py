@@ -16,6 +16,7 @@ from pytorch_lightning.callbacks import ModelCheckpoint, RichProgressBar
 
 from prunelab.callbacks.base import PruningCallback
 from prunelab.checkpoint_io import SafeCheckpointIO, read_resume_checkpoint
+from prunelab.data import ImageFolderDataModule, InMemoryDataModule
 from prunelab.ddp import ddp_job
 from prunelab.divergence import StopOnDivergence, advice, non_finite
 from prunelab.errors import ConfigError, DivergenceError
@@ -30,6 +31,8 @@ from prunelab.rundir import refuse_occupied, start_run
 from prunelab.validate import validate
 
 REFUSALS = (ValueError, FileNotFoundError, TypeError)  # how a constructor refuses a value
+# prunelab's data modules: each declares `check_before_fit` (a user's own data module need not).
+CHECKED_DATA = (InMemoryDataModule, ImageFolderDataModule)
 
 
 @contextmanager
@@ -88,7 +91,7 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
         read_resume_checkpoint(cfg.ckpt_path)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule = _build(cfg.data)
-    if hasattr(datamodule, "check_before_fit"):  # what only the data can tell, e.g. its size
+    if isinstance(datamodule, CHECKED_DATA):  # what only the data can tell, e.g. its size
         with _refusals_as_config_errors():
             datamodule.check_before_fit()
     with _refusals_as_config_errors():
