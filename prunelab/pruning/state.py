@@ -41,6 +41,7 @@ class MaskState:
         self.params = dict(params)
         self._masks: MaskSet = {}
         self._pruned: list[tuple[torch.Tensor, torch.Tensor]] | None = None
+        self._sparsity = 0.0
         self.install(masks if masks is not None else ones_masks(self.params), may_grow=True)
 
     @property
@@ -60,6 +61,7 @@ class MaskState:
             raise RuntimeError("a pruning step tried to revive pruned weights")
         self._masks = {n: m.to(self.params[n].device) for n, m in masks.items()}
         self._pruned = None
+        self._sparsity = sparsity(self._masks)  # read every training step: counted once here
 
     @torch.no_grad()
     def enforce(self, optimizers: Iterable[torch.optim.Optimizer] = ()) -> None:
@@ -76,7 +78,7 @@ class MaskState:
 
     def sparsity(self) -> float:
         """Fraction of pruned weights over all masked weights."""
-        return sparsity(self._masks)
+        return self._sparsity
 
     def densities(self) -> dict[str, float]:
         """Per-weight fraction kept."""

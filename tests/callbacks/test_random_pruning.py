@@ -95,7 +95,7 @@ def test_resume_keeps_the_masks_and_reproduces_the_run(run_prunelab, tmp_path, m
     ]
     run_prunelab(common, tmp_path / "whole")
     run_prunelab([*common, "+trainer.max_steps=4"], tmp_path / "part")  # stops after epoch 0
-    part = torch.load(tmp_path / "part/checkpoints/last.ckpt", weights_only=False)
+    part = torch.load(tmp_path / "part/checkpoints/last.ckpt", weights_only=True)
     assert part["global_step"] == 4 and masks_of(part)["last_update"] == 0
     ckpt = tmp_path / "part/checkpoints/last.ckpt"
 
@@ -105,8 +105,8 @@ def test_resume_keeps_the_masks_and_reproduces_the_run(run_prunelab, tmp_path, m
     with monkeypatch.context() as patch:  # restored from the checkpoint, never redrawn
         patch.setattr(RandomRule, "masks", redraw)
         run_prunelab([*common, f"ckpt_path={ckpt}"], tmp_path / "resumed")
-    a = torch.load(tmp_path / "whole/checkpoints/last.ckpt", weights_only=False)
-    b = torch.load(tmp_path / "resumed/checkpoints/last.ckpt", weights_only=False)
+    a = torch.load(tmp_path / "whole/checkpoints/last.ckpt", weights_only=True)
+    b = torch.load(tmp_path / "resumed/checkpoints/last.ckpt", weights_only=True)
     assert a["global_step"] == b["global_step"] == 8
     for name, mask in masks_of(part)["masks"].items():
         assert torch.equal(mask, masks_of(b)["masks"][name])
@@ -118,7 +118,7 @@ def test_resume_keeps_the_masks_and_reproduces_the_run(run_prunelab, tmp_path, m
 def test_command_line_sparsity_is_exact(run_prunelab):
     results, run_dir = run_prunelab(["pruning=random", "pruning.sparsity=0.9"])
     written = json.loads((run_dir / "results.json").read_text())
-    ckpt = torch.load(run_dir / "checkpoints/last.ckpt", weights_only=False)
+    ckpt = torch.load(run_dir / "checkpoints/last.ckpt", weights_only=True)
     masks = masks_of(ckpt)["masks"]
     n = sum(m.numel() for m in masks.values())
     assert sum(int(m.sum()) for m in masks.values()) == keep_total(n, 0.9)
