@@ -10,18 +10,17 @@ counterpart of PreCropping at equal parameter count.
 
 from __future__ import annotations
 
-import copy
 import itertools
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import pytorch_lightning as pl
 import torch
-import torch.nn.functional as F
 
 from prunelab.callbacks.masked import pruning_root
 from prunelab.callbacks.method import PruningMethod
 from prunelab.errors import ConfigError
+from prunelab.pruning.layer_densities import summed_gradients
 from prunelab.pruning.rules import SnipRule
 from prunelab.pruning.schedules import OneShot
 
@@ -47,28 +46,6 @@ def check_density(density: float, batches: int) -> None:
         raise ConfigError(f"pruning.density={density!r} must be a number in (0, 1]")
     if isinstance(batches, bool) or not isinstance(batches, int) or batches < 1:
         raise ConfigError(f"pruning.batches={batches!r} must be an integer >= 1")
-
-
-def summed_gradients(
-    network: torch.nn.Module,
-    names: Iterable[str],
-    batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
-) -> dict[str, torch.Tensor]:
-    """g of the named weights: the gradients of each batch's mean cross-entropy, summed.
-
-    Runs on a copy in train mode (as training would see the network), so the network's weights,
-    gradients and BatchNorm statistics are untouched.
-    """
-    clone = copy.deepcopy(network).train()
-    clone.zero_grad(set_to_none=True)
-    device = next(clone.parameters()).device
-    for x, y in batches:
-        F.cross_entropy(clone(x.to(device)), y.to(device)).backward()
-    params = dict(clone.named_parameters())
-    missing = [n for n in names if params[n].grad is None]
-    if missing:
-        raise RuntimeError(f"SNIP scoring gave no gradient for {missing}")
-    return {n: params[n].grad.detach() for n in names}
 
 
 class SNIPPruning(PruningMethod):

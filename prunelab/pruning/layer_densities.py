@@ -18,7 +18,7 @@ from torch import nn
 
 from prunelab.pruning.allocation import global_counts, global_keep_counts, keep_total
 from prunelab.pruning.masks import apply_masks, densities, ones_masks
-from prunelab.pruning.scores import ScoreSet, snip, synflow
+from prunelab.pruning.scores import ScoreSet, synflow
 from prunelab.pruning.selection import select
 
 SOURCES = ("snip", "synflow", "erk", "uniform", "convex")
@@ -72,6 +72,26 @@ def snip_scores(
     Returns:
         float scores on the CPU, keyed by parameter name.
     """
+    names = list(names)
+    weights = dict(model.named_parameters())
+    grads = summed_gradients(model, names, batches, device)
+    return {n: (weights[n].detach().to(grads[n].device) * grads[n]).abs().cpu() for n in names}
+
+
+def summed_gradients(
+    model: nn.Module,
+    names: Iterable[str],
+    batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
+    device: torch.device | str | None = None,
+) -> dict[str, torch.Tensor]:
+    """g of the named weights: the gradients of each batch's mean cross-entropy, summed.
+
+    Runs on a copy in train mode (as training would see the network), so the model's weights,
+    gradients and BatchNorm statistics are untouched.
+
+    Raises:
+        RuntimeError: a named weight got no gradient.
+    """
     clone = copy.deepcopy(model).train()
     if device is not None:
         clone = clone.to(device)
@@ -80,7 +100,10 @@ def snip_scores(
     for x, y in batches:
         F.cross_entropy(clone(x.to(device)), y.to(device)).backward()
     params = dict(clone.named_parameters())
-    return {n: s.cpu() for n, s in snip({n: params[n] for n in names}).items()}
+    missing = [n for n in names if params[n].grad is None]
+    if missing:
+        raise RuntimeError(f"SNIP scoring gave no gradient for {missing}")
+    return {n: params[n].grad.detach() for n in names}
 
 
 def snip_densities(scores: Mapping[str, torch.Tensor], density: float) -> dict[str, float]:
