@@ -44,13 +44,13 @@ class SafeCheckpointIO(CheckpointIO):
         Path(path).unlink(missing_ok=True)
 
 
-def read_resume_checkpoint(path: str | Path) -> dict[str, Any]:
+def read_resume_checkpoint(path: str | Path, *, mmap: bool = False) -> dict[str, Any]:
     """A Lightning training checkpoint to resume from, read by the one loader.
 
     Raises:
         LoadError: a URL, missing, unreadable, holds code, or not a training checkpoint.
     """
-    raw = load_file(path, "ckpt_path")
+    raw = load_file(path, "ckpt_path", mmap=mmap)
     missing = [k for k in RESUME_KEYS if not isinstance(raw, Mapping) or k not in raw]
     if missing:
         raise LoadError(

@@ -66,17 +66,26 @@ def _unreadable(path: Path, key: str, exc: Exception) -> LoadError:
     return LoadError(f"{key}={path} is {kind} ({type(exc).__name__}: {detail})")
 
 
-def load_file(source: str | Path, key: str = "ckpt_path") -> Any:
+def load_file(source: str | Path, key: str = "ckpt_path", *, mmap: bool = False) -> Any:
     """Read a local file with `torch.load(weights_only=True)` on the CPU.
 
     Args:
         source: the file (a URL is refused).
         key: the config key that named it, for the message (`model.init_from`, ...).
+        mmap: map the tensors' bytes instead of reading them (for a check that reads only the
+            plain values of a large checkpoint); a file that cannot be mapped is read whole.
 
     Raises:
         LoadError: a URL, a missing file, or a file that is not tensors and plain values.
     """
     path = local_file(source, key)
+    if mmap:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        except Exception:  # not a zip archive, or refused: the plain read below says which
+            pass
     try:
         with warnings.catch_warnings():  # torch's remarks on foreign pickles; errors still raise
             warnings.simplefilter("ignore")

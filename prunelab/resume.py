@@ -177,7 +177,7 @@ def stored_config(ckpt_path: str | Path) -> dict | None:
     from prunelab.loading import LoadError, load_file
 
     try:
-        raw = load_file(ckpt_path, "ckpt_path")
+        raw = load_file(ckpt_path, "ckpt_path", mmap=True)  # the config only: tensors not read
     except LoadError:
         return None
     stored = raw.get("prunelab_config") if isinstance(raw, Mapping) else None

@@ -88,7 +88,7 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
     validate(cfg)
     refuse_occupied(cfg, run_dir)  # a new run never writes over another run's files
     if cfg.ckpt_path:  # refused before any compute: a URL, a hostile or foreign file
-        read_resume_checkpoint(cfg.ckpt_path)
+        read_resume_checkpoint(cfg.ckpt_path, mmap=True)  # a check: Lightning reads it in full
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule = _build(cfg.data)
     if isinstance(datamodule, CHECKED_DATA):  # what only the data can tell, e.g. its size
