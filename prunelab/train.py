@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
-from hydra.errors import InstantiationException
-from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import ModelCheckpoint, RichProgressBar
 
+from prunelab.building import (  # noqa: F401 (re-exported)
+    build_methods,
+    build_monitors,
+    build_node,
+    build_pruning,
+    refusals_as_config_errors,
+)
 from prunelab.callbacks.base import PruningCallback
 from prunelab.checkpoint_io import SafeCheckpointIO, read_resume_checkpoint
 from prunelab.data import ImageFolderDataModule, InMemoryDataModule
@@ -30,46 +33,8 @@ from prunelab.results import measure, print_table, write_results
 from prunelab.rundir import refuse_occupied, start_run
 from prunelab.validate import validate
 
-REFUSALS = (ValueError, FileNotFoundError, TypeError)  # how a constructor refuses a value
 # prunelab's data modules: each declares `check_before_fit` (a user's own data module need not).
 CHECKED_DATA = (InMemoryDataModule, ImageFolderDataModule)
-
-
-@contextmanager
-def _refusals_as_config_errors() -> Iterator[None]:
-    """A constructor's refusal of a value, raised directly or wrapped by Hydra's `instantiate`,
-    becomes a ConfigError (one line, exit 2)."""
-    try:
-        yield
-    except InstantiationException as exc:
-        if isinstance(exc.__cause__, REFUSALS):
-            raise ConfigError(str(exc.__cause__)) from exc.__cause__
-        raise
-    except REFUSALS as exc:
-        raise ConfigError(str(exc)) from exc
-
-
-def _build(node: DictConfig) -> Any:
-    """Instantiate a config node; a constructor's refusal of a value becomes a ConfigError."""
-    with _refusals_as_config_errors():
-        return instantiate(node, _convert_="all")
-
-
-def build_pruning(cfg: DictConfig, plot_dir: Path | None = None) -> list[Any]:
-    """The pruning method's callbacks: none for `pruning=none`; figures go to `plot_dir`."""
-    node = OmegaConf.to_container(cfg, resolve=True)  # resolved first: `${seed}` may appear
-    node.pop("name", None)
-    if "_target_" not in node:
-        return []
-    if plot_dir is not None:  # every method takes it; a callback writes no file unless asked
-        node["plot_dir"] = str(plot_dir)
-    return [_build(OmegaConf.create(node))]
-
-
-def build_monitors(cfg: DictConfig | None) -> list[pl.Callback]:
-    """Measurement callbacks of the `monitor` group (e.g. the PQ index), for any method."""
-    nodes = OmegaConf.to_container(cfg, resolve=True) if cfg else {}
-    return [_build(OmegaConf.create(node)) for node in nodes.values()]
 
 
 def run_config(cfg: DictConfig) -> dict:
@@ -90,13 +55,13 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
     if cfg.ckpt_path:  # refused before any compute: a URL, a hostile or foreign file
         read_resume_checkpoint(cfg.ckpt_path, mmap=True)  # a check: Lightning reads it in full
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
-    datamodule = _build(cfg.data)
+    datamodule = build_node(cfg.data)
     if isinstance(datamodule, CHECKED_DATA):  # what only the data can tell, e.g. its size
-        with _refusals_as_config_errors():
+        with refusals_as_config_errors():
             datamodule.check_before_fit()
-    with _refusals_as_config_errors():
+    with refusals_as_config_errors():
         network = build_network(cfg.model)
-    pruning = build_pruning(cfg.pruning, run_dir / "plots")
+    pruning = build_methods(cfg, run_dir / "plots")
     if not all(isinstance(c, PruningCallback) for c in pruning):  # the interface used below
         raise ConfigError(f"pruning={cfg.pruning.get('name')} builds no prunelab pruning callback")
     monitors = build_monitors(cfg.get("monitor"))

@@ -5,9 +5,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from prunelab.building import build_node as _build
+from prunelab.building import build_pruning
 from prunelab.config import choices, compose
 from prunelab.network import build_network
-from prunelab.train import _build, build_pruning
 
 SMALL_DATA = ("cifar10_mini", "cifar10", "cifar100")
 
