@@ -1,8 +1,13 @@
 """Global magnitude pruning (Gupta et al. 2022): one-shot, or gradual on the cubic schedule.
 
-A construction: `MagnitudeRule(allocation, min_threshold)` on `OneShot(sparsity, prune_at)` or
-`Cubic(start_epoch, end_epoch, frequency, initial_sparsity, sparsity)`, no after-pruning action
-(the masks are fine-tuned with).
+A construction: `MagnitudeRule(allocation, min_threshold, pattern)` on `OneShot(sparsity,
+prune_at)` or `Cubic(start_epoch, end_epoch, frequency, initial_sparsity, sparsity)`, no
+after-pruning action (the masks are fine-tuned with).
+
+With `pattern="N:M"` (2:4 for NVIDIA's sparse tensor cores) each group of M consecutive input
+weights keeps its N largest (`prunelab.pruning.nm`): one-shot only (masks that only shrink cannot
+hold N of M at a cubic schedule's intermediate sparsities), `sparsity` must be 1 - N/M, and
+layers whose input dimension is not a multiple of M must be excluded (refused otherwise).
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from typing import Any
 
 from prunelab.callbacks.method import PruningMethod
 from prunelab.errors import ConfigError
+from prunelab.pruning.nm import check_nm, check_pattern_rule
 from prunelab.pruning.policy import check_allocation
 from prunelab.pruning.rules import MagnitudeRule
 from prunelab.pruning.schedules import Cubic, OneShot
@@ -44,6 +50,22 @@ def check_gradual(
         raise ConfigError(f"pruning.frequency={frequency} must be >= 1 optimizer step")
 
 
+def check_pattern(
+    pattern: str, schedule: str, sparsity: float, allocation: str, min_threshold: float
+) -> None:
+    """Refuse an N:M pattern with settings it cannot honour (ConfigError naming `pruning.*`)."""
+    try:
+        check_pattern_rule(pattern, allocation, min_threshold)
+        check_nm({}, pattern, sparsity)  # the target must be 1 - N/M; layers are checked at setup
+    except ValueError as exc:
+        raise ConfigError(f"pruning.{exc}") from exc
+    if schedule != "oneshot":
+        raise ConfigError(
+            f"pruning.pattern={pattern} needs pruning.schedule=oneshot, not {schedule}: "
+            "N of every M cannot hold at a gradual schedule's intermediate sparsities"
+        )
+
+
 class GlobalMagnitudePruning(PruningMethod):
     """Prune the smallest-magnitude weights to an exact target sparsity.
 
@@ -55,6 +77,7 @@ class GlobalMagnitudePruning(PruningMethod):
         allocation: `global`, `layerwise` or `erk` (see `prunelab.pruning.policy`).
         min_threshold: GlobalMP's minimum threshold M, percent of all prunable weights (0 = off).
         initial_sparsity: the gradual schedule's starting sparsity s_i (0 = dense-to-sparse).
+        pattern: `"N:M"`, e.g. `"2:4"` (one-shot; `sparsity` = 1 - N/M), or None = unstructured.
         exclude, collapse_threshold, plot: see `MaskedTraining`.
         **common: `parameters_to_prune`, `plot_dir`, `prog_bar` of `MaskedTraining`.
     """
@@ -70,6 +93,7 @@ class GlobalMagnitudePruning(PruningMethod):
         initial_sparsity: float = 0.0,
         allocation: str = "global",
         min_threshold: float = 0.0,
+        pattern: str | None = None,
         exclude: Sequence[str] = (),
         collapse_threshold: float = 0.01,
         plot: bool = True,
@@ -79,12 +103,14 @@ class GlobalMagnitudePruning(PruningMethod):
             raise ConfigError(f"pruning.schedule={schedule!r} is not one of {', '.join(SCHEDULES)}")
         check_gradual(sparsity, start_epoch, end_epoch, frequency, initial_sparsity, prune_at)
         check_allocation(allocation, min_threshold)
+        if pattern is not None:
+            check_pattern(pattern, schedule, sparsity, allocation, min_threshold)
         if schedule == "oneshot":
             timing = OneShot(sparsity, prune_at)
         else:
             timing = Cubic(start_epoch, end_epoch, frequency, initial_sparsity, sparsity)
         super().__init__(
-            MagnitudeRule(allocation, min_threshold),
+            MagnitudeRule(allocation, min_threshold, pattern),
             timing,
             exclude=exclude,
             collapse_threshold=collapse_threshold,
@@ -104,9 +130,14 @@ class GlobalMagnitudePruning(PruningMethod):
 
     @allocation.setter
     def allocation(self, value: str) -> None:
-        self.rule = MagnitudeRule(value, self.rule.min_threshold)
+        self.rule = MagnitudeRule(value, self.rule.min_threshold, self.rule.pattern)
 
     @property
     def min_threshold(self) -> float:
         """GlobalMP's minimum threshold, percent of all prunable weights (0 = off)."""
         return self.rule.min_threshold
+
+    @property
+    def pattern(self) -> str | None:
+        """The N:M pattern (e.g. `"2:4"`), or None = unstructured."""
+        return self.rule.pattern

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import torch
 
 from prunelab.pruning.masks import MaskSet, ones_masks
+from prunelab.pruning.nm import check_nm, check_pattern_rule, nm_masks
 from prunelab.pruning.policy import check_allocation, keep_counts
 from prunelab.pruning.sap import SCOPES, sap_masks
 from prunelab.pruning.schedule import imp_density
@@ -58,25 +59,37 @@ class MagnitudeRule(Rule):
         allocation: `global`, `layerwise` or `erk` (`prunelab.pruning.policy`).
         min_threshold: GlobalMP's minimum threshold M, percent of all prunable weights (0 = off;
             global allocation only).
+        pattern: `"N:M"` (e.g. `"2:4"`): keep the largest N of every M consecutive input
+            weights (`prunelab.pruning.nm`); every layer then has sparsity 1 - N/M, which the
+            target must equal. None = unstructured.
     """
 
     allocation: str = "global"
     min_threshold: float = 0.0
+    pattern: str | None = None
 
     def __post_init__(self) -> None:
         check_allocation(self.allocation, self.min_threshold)
+        if self.pattern is not None:
+            check_pattern_rule(self.pattern, self.allocation, self.min_threshold)
 
     def masks(
         self, params: Tensors, masks: Tensors, sparsity: float, grads: Tensors | None = None
     ) -> MaskSet:
         """The top-|w| active weights, as many per layer as the allocation gives."""
         scores = magnitude(params)
+        if self.pattern is not None:
+            check_nm({n: tuple(m.shape) for n, m in masks.items()}, self.pattern, sparsity)
+            return nm_masks(scores, masks, self.pattern)
         counts = keep_counts(self.allocation, scores, masks, sparsity, self.min_threshold)
         return select(scores, masks, counts)
 
     def check(self, params: Tensors, sparsity: float) -> None:
         """Refuse a minimum threshold that no allocation at `sparsity` can honour: only layer
-        sizes matter (layers below M stay dense, the others keep at least M)."""
+        sizes matter (layers below M stay dense, the others keep at least M); with a pattern,
+        refuse layers it cannot group and a sparsity other than 1 - N/M."""
+        if self.pattern is not None:
+            check_nm({n: tuple(p.shape) for n, p in params.items()}, self.pattern, sparsity)
         if not self.min_threshold:
             return
         try:
