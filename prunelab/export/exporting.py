@@ -1,5 +1,6 @@
-"""`prunelab-export`: write a checkpoint's pruned network as a dense state_dict, a sparse file or
-an ONNX graph, read it back to verify it, and record what was written in export.json."""
+"""`prunelab-export`: write a checkpoint's pruned network as a dense state_dict, a sparse file (a
+torch container, or standard safetensors), or an ONNX graph, read it back to verify it, and record
+what was written in export.json."""
 
 from __future__ import annotations
 
@@ -15,12 +16,25 @@ from prunelab.atomic import atomic_write, save_torch, write_text
 from prunelab.errors import ConfigError
 from prunelab.export.checkpoint import read_checkpoint, restore_network
 from prunelab.export.onnx_io import check_onnx, export_onnx, onnx_max_error
+from prunelab.export.safetensors_io import load_safetensors_sparse, save_safetensors_sparse
 from prunelab.export.sparse import bit_equal, load_sparse, save_sparse
 from prunelab.loading import load_file
 from prunelab.results import print_table
 
 # Format -> default file name in the run directory.
-FORMATS = {"dense": "model.pt", "sparse": "model.sparse.pt", "onnx": "model.onnx"}
+FORMATS = {
+    "dense": "model.pt",
+    "sparse": "model.sparse.pt",
+    "onnx": "model.onnx",
+    "safetensors": "model.sparse.safetensors",
+}
+# State formats: how each is written, and read back the way its users will read it.
+WRITERS = {"dense": save_torch, "sparse": save_sparse, "safetensors": save_safetensors_sparse}
+READERS = {
+    "dense": lambda path: load_file(path, "out"),
+    "sparse": load_sparse,
+    "safetensors": load_safetensors_sparse,
+}
 ONNX_TOLERANCE = 1e-4  # largest |onnxruntime - PyTorch| logit difference accepted
 
 
@@ -29,22 +43,12 @@ def tensor_bytes(state: Mapping[str, torch.Tensor]) -> int:
     return sum(t.numel() * t.element_size() for t in state.values())
 
 
-def _read_back(fmt: str, path: Path) -> dict[str, torch.Tensor]:
-    """The state_dict a dense or sparse file holds, read the way its users will read it."""
-    if fmt == "dense":
-        return load_file(path, "out")
-    return load_sparse(path)
-
-
 def _write_state(fmt: str, state: dict[str, torch.Tensor], path: Path, verify: bool) -> dict:
     """Write a dense or sparse file and, if asked, check that it reads back bit for bit."""
-    if fmt == "dense":
-        save_torch(state, path)
-    else:
-        save_sparse(state, path)
+    WRITERS[fmt](state, path)
     if not verify:
         return {}
-    restored = _read_back(fmt, path)
+    restored = READERS[fmt](path)
     if restored.keys() != state.keys() or not all(bit_equal(restored[k], state[k]) for k in state):
         raise RuntimeError(f"{path} does not read back to the exact weights")
     return {f"{fmt}/round_trip": "bit-exact"}
