@@ -31,7 +31,8 @@ class LevelProbe:
         raise NotImplementedError(f"{type(self).__name__} does not define measure()")
 
     def figure(self) -> tuple[str, list[str], str, str] | None:
-        """(file name, record keys, title, y label) of a plot against density; None = none."""
+        """(file name, record keys, title, y label) of a plot against density, the keys drawn on
+        an axis of their own beside the test accuracy; None = none."""
         return None
 
 
@@ -88,14 +89,15 @@ class LevelRecords:
         path_for: Callable[[str], Path | None],
         title: str,
     ) -> None:
-        """Accuracy against density (and the probe's figure) where `path_for(name)` says."""
+        """Accuracy against density (and, on a twin axis beside the test accuracy, the probe's
+        figure) where `path_for(name)` says."""
         path = path_for("accuracy_vs_density.png")
         if path is not None:
-            keys = ["test/acc", f"best_{self.monitor}"]
-            plot_levels(stages, keys, path, title, "accuracy at the end of each level")
+            plot_levels(stages, ["test/acc", f"best_{self.monitor}"], path, title)
         figure = self.probe.figure() if self.probe is not None else None
         if figure is not None and (path := path_for(figure[0])) is not None:
-            plot_levels(stages, figure[1], path, figure[2], figure[3])
+            _, keys, detail, label = figure
+            plot_levels(stages, ["test/acc"], path, f"{title}\n{detail}", keys, label)
 
     def state_dict(self) -> dict[str, Any]:
         """The current level's values, under the keys IMP's checkpoints have always used."""

@@ -35,11 +35,31 @@ def log_level(trainer: pl.Trainer, record: Mapping[str, Any]) -> dict[str, float
 
 
 def plot_levels(
-    stages: Sequence[Mapping[str, Any]], keys: Sequence[str], path: Path, title: str, ylabel: str
+    stages: Sequence[Mapping[str, Any]],
+    keys: Sequence[str],
+    path: Path,
+    title: str,
+    right: Sequence[str] = (),
+    right_label: str = "",
 ) -> Path | None:
-    """One line per key of the stage records against density (log axis); None if nothing to draw."""
-    series = {
-        key: [(s["density"], s[key]) for s in stages if s.get(key) is not None] for key in keys
-    }
-    series = {key: points for key, points in series.items() if points}
-    return accuracy_vs_density(series, path, title, ylabel) if series else None
+    """The accuracies `keys` of the stage records (fractions) against density, the dense stage's
+    test accuracy as the reference line, and the figures `right` (e.g. the PQ index) on a twin
+    axis labelled `right_label`; None if there is nothing to draw."""
+
+    def series(names: Sequence[str]) -> dict[str, list[tuple[float, float]]]:
+        found = {k: [(s["density"], s[k]) for s in stages if s.get(k) is not None] for k in names}
+        return {k: points for k, points in found.items() if points}
+
+    left = series(keys)
+    dense = [s["test/acc"] for s in stages if s.get("density") == 1.0 and "test/acc" in s]
+    if not left:
+        return None
+    return accuracy_vs_density(
+        left,
+        path,
+        title,
+        "test accuracy at the end of each level (%)",
+        dense=dense[0] if dense else None,
+        right=series(right),
+        right_label=right_label,
+    )

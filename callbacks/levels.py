@@ -32,6 +32,7 @@ from prunelab.callbacks.level_records import LevelProbe, LevelRecords
 from prunelab.callbacks.level_report import log_level, use_level_axis
 from prunelab.callbacks.masked import MaskedTraining, pruning_root
 from prunelab.errors import ConfigError
+from prunelab.plotting import run_title
 from prunelab.pruning.actions import LevelRewind
 from prunelab.pruning.lr_horizon import check_fits_level
 from prunelab.pruning.rules import LevelRule
@@ -231,7 +232,7 @@ class LevelPruning(MaskedTraining):
         # on_train_end: the last level is recorded here then.
         self._record_last_level(trainer, pl_module)
         super().on_fit_end(trainer, pl_module)
-        title = f"{type(self).__name__}, rewind={self.rewind_spec()}"
+        title = run_title(pl_module, f"{type(self).__name__}, rewind={self.rewind_spec()}")
         self.records.plot(self.stages, lambda name: self.plot_path(trainer, name), title)
 
     def state_dict(self) -> dict[str, Any]:

@@ -21,7 +21,7 @@ import torch
 from pytorch_lightning.utilities import rank_zero_warn
 
 from prunelab.callbacks.base import PruningCallback
-from prunelab.plotting import layer_density_bars
+from prunelab.plotting import LayerFractions, layer_density_bars, run_title
 from prunelab.pruning.masks import MaskSet, densities, sparsity
 from prunelab.pruning.state import MaskState
 from prunelab.pruning.targets import Target, select_targets
@@ -182,8 +182,10 @@ class MaskedTraining(PruningCallback):
     def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         path = self.plot_path(trainer, "layer_density.png")
         if path is not None and self.masks is not None:
-            title = f"per-layer density, total sparsity {sparsity(self.masks):.4f}"
-            layer_density_bars(densities(self.masks), path, title)
+            method = f"{type(self).__name__}: {100 * sparsity(self.masks):.2f}% sparse"
+            sizes = {name: mask.numel() for name, mask in self.masks.items()}
+            kept = LayerFractions(densities(self.masks), sizes)
+            layer_density_bars(kept, path, run_title(pl_module, method))
 
     def state_dict(self) -> dict[str, Any]:
         masks = self.state.cpu_masks() if self.state is not None else self._restored

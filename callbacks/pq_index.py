@@ -51,7 +51,7 @@ class PQIndexProbe(LevelProbe):
 
     def figure(self) -> tuple[str, list[str], str, str]:
         title = f"SAP (p={self.p}, q={self.q}, scope={self.scope})"
-        return "pq_index_vs_density.png", ["pq_index", "test/acc"], title, "PQ index / accuracy"
+        return "pq_index_vs_density.png", ["pq_index"], title, f"PQ index I(p={self.p}, q={self.q})"
 
 
 class PQIndexPruning(LevelPruning):

@@ -34,7 +34,7 @@ from torch.utils.hooks import RemovableHandle
 from prunelab.callbacks.base import PruningCallback
 from prunelab.callbacks.snip import check_density, training_batches
 from prunelab.errors import ConfigError
-from prunelab.plotting import layer_density_bars
+from prunelab.plotting import LayerFractions, layer_density_bars, run_title
 from prunelab.pruning.channels import PLAN_KEY, apply_plan
 from prunelab.pruning.layer_densities import SOURCES
 from prunelab.pruning.precrop import BUDGETS, plan_from_checkpoint, precrop_plan, reinit_
@@ -135,8 +135,10 @@ class PreCropping(PruningCallback):
             logger.log_metrics(metrics, step=trainer.global_step)
         if self.plot and self.plot_dir is not None and trainer.is_global_zero:
             kept = {n: c / plan["widths"][n] for n, c in plan["channels"].items()}
-            title = f"PreCropping: channels kept, {plan.get('budget')} {achieved:.4f}"
-            layer_density_bars(kept, self.plot_dir / "channels.png", title)
+            kept = LayerFractions(kept, plan["widths"])
+            method = f"PreCropping: {plan.get('budget')} budget {achieved:.4f}"
+            title = run_title(trainer.lightning_module, method)
+            layer_density_bars(kept, self.plot_dir / "channels.png", title, what="channels")
 
     def _cropped_now(self, pl_module: pl.LightningModule) -> bool:
         return self._cropped is not None and pl_module.network is self._cropped
