@@ -28,6 +28,7 @@ from safetensors.torch import save
 
 from prunelab.atomic import write_bytes
 from prunelab.export.sparse import decode, encode
+from prunelab.loading import LoadError, MissingFileError
 
 FORMAT = "prunelab-sparse-safetensors"
 VERSION = "1"
@@ -62,33 +63,46 @@ def load_safetensors_sparse(path: str | Path) -> dict[str, torch.Tensor]:
     """Read a file written by `save_safetensors_sparse` into the exact state_dict (bit for bit).
 
     Raises:
-        ValueError: the file is not a readable prunelab sparse safetensors file.
+        LoadError: (a ValueError, one line) the file is missing, not safetensors, not prunelab's
+            layout, or damaged.
     """
     path = Path(path)
+    if not path.is_file():
+        raise MissingFileError(f"{path} does not exist")
     try:
         with safe_open(str(path), framework="pt") as handle:
             metadata = handle.metadata() or {}
             stored = {key: handle.get_tensor(key) for key in handle.keys()}  # noqa: SIM118
     except (SafetensorError, OSError) as exc:
-        raise ValueError(f"{path} is not a readable safetensors file: {exc}") from exc
+        raise LoadError(f"{path} is not a readable safetensors file: {_line(exc)}") from exc
     if metadata.get("format") != FORMAT:
-        raise ValueError(f"{path} is not a prunelab sparse safetensors file (no format {FORMAT!r})")
+        raise LoadError(f"{path} is not a prunelab sparse safetensors file (no format {FORMAT!r})")
     if metadata.get("version") != VERSION:
-        raise ValueError(f"{path}: sparse safetensors version {metadata.get('version')} is not 1")
+        raise LoadError(f"{path}: sparse safetensors version {metadata.get('version')} is not 1")
     try:
         layout = json.loads(metadata["tensors"])
         return {name: _rebuild(name, spec, stored) for name, spec in layout.items()}
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
-        raise ValueError(f"{path} is a damaged prunelab sparse safetensors file: {exc}") from exc
+        message = f"{path} is a damaged prunelab sparse safetensors file: {_line(exc)}"
+        raise LoadError(message) from exc
+
+
+def _line(exc: Exception) -> str:
+    """An exception's message on one line."""
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 def _rebuild(name: str, spec: Mapping, stored: Mapping[str, torch.Tensor]) -> torch.Tensor:
     """One tensor from its layout entry and the stored parts (`decode` checks the counts)."""
     encoding = spec["encoding"]
+    if encoding not in _PARTS:
+        raise ValueError(f"{name}: unknown encoding {encoding!r}")
+    keys = [f"{name}{SEPARATOR}{part}" for part in _PARTS[encoding]] or [name]
+    missing = [key for key in keys if key not in stored]
+    if missing:
+        raise ValueError(f"{name}: {encoding} needs the tensor {missing[0]}, not in the file")
     if encoding == "dense":
         entry = {"values": stored[name].reshape(-1)}
-    elif encoding in _PARTS:
-        entry = {part: stored[f"{name}{SEPARATOR}{part}"] for part in _PARTS[encoding]}
     else:
-        raise ValueError(f"{name}: unknown encoding {encoding!r}")
+        entry = {part: stored[key] for part, key in zip(_PARTS[encoding], keys, strict=True)}
     return decode({"encoding": encoding, "shape": spec["shape"], **entry})
