@@ -16,6 +16,7 @@ from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from prunelab import composition
 from prunelab.errors import ConfigError
 
 REFUSALS = (ValueError, FileNotFoundError, TypeError)  # how a constructor refuses a value
@@ -45,10 +46,13 @@ def build_pruning(cfg: DictConfig, plot_dir: Path | None = None) -> list[Any]:
     """The pruning method's callbacks: none for `pruning=none`; figures go to `plot_dir`."""
     node = OmegaConf.to_container(cfg, resolve=True)  # resolved first: `${seed}` may appear
     node.pop("name", None)
-    if "_target_" not in node:
-        return []
     if plot_dir is not None:  # every method takes it; a callback writes no file unless asked
         node["plot_dir"] = str(plot_dir)
+    if composition.kinds_of(node) is not None:  # a method that names its parts
+        with refusals_as_config_errors():
+            return [composition.build(node)]
+    if "_target_" not in node:
+        return []
     return [build_node(OmegaConf.create(node))]
 
 

@@ -47,7 +47,7 @@ def config_dir() -> Path:
 def choices(group: str) -> list[str]:
     """The option names of a config group, e.g. `choices("model")` -> ["resnet110", ...]."""
     folder = config_dir() / group
-    names = (p.relative_to(folder).with_suffix("").as_posix() for p in folder.rglob("*.yaml"))
+    names = (p.relative_to(folder).with_suffix("").as_posix() for p in folder.glob("*.yaml"))
     return sorted(names)
 
 

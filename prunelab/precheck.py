@@ -8,10 +8,17 @@ from collections.abc import Sequence
 
 from omegaconf import DictConfig, OmegaConf
 
-from prunelab.config import CHOICE_GROUPS
+from prunelab.config import CHOICE_GROUPS, choices
 from prunelab.errors import ConfigError
 
 _ABSENT = object()
+GROUPS = (*CHOICE_GROUPS, "structure")  # `structure=precrop`: the structural stage before a method
+PART_GROUPS = ("pruning/rule", "pruning/schedule", "pruning/after")  # a method's parts
+
+
+def _is_pick(key: str, value: str) -> bool:
+    """Whether `key=value` picks one option of a group (not a sweep's range or choice function)."""
+    return (key in GROUPS or key in PART_GROUPS) and bool(value) and "(" not in value
 
 
 def _keys(cfg: DictConfig, prefix: str = "") -> list[str]:
@@ -47,9 +54,54 @@ def _tree(overrides: Sequence[str]) -> DictConfig:
     picks = []
     for item in overrides:
         key, _, value = item.partition("=")
-        if key in CHOICE_GROUPS and value and "(" not in value:
+        if _is_pick(key, value):
             picks.append(f"{key}={value.split(',')[0]}")
     return compose(picks)
+
+
+def cfg_choice(overrides: Sequence[str], group: str) -> str:
+    """The option of `group` picked on the command line (its first, in a sweep), or `none`."""
+    picks = [v for k, _, v in (o.partition("=") for o in overrides) if k == group]
+    return picks[-1].split(",")[0] if picks else "none"
+
+
+def check_parts(overrides: Sequence[str]) -> None:
+    """Refuse a part option that does not exist (`pruning/rule=magnitud`) or a pair of parts that
+    do not combine (`pruning=gmp pruning/rule=pq_index`), in one line, before Hydra runs.
+
+    Raises:
+        ConfigError: `pruning/rule=pq_index does not combine with pruning/schedule=cubic: ...`
+    """
+    parts = [item.partition("=") for item in overrides]
+    parts = [(k, v) for k, _, v in parts if k in PART_GROUPS and v and "(" not in v]
+    if not parts:
+        return
+    for key, value in parts:
+        valid = choices(key)
+        for option in value.split(","):
+            if option not in valid:
+                raise ConfigError(f"{key}={option} is not one of {', '.join(valid)}")
+    from prunelab.composition import check_combination, kinds_of
+
+    choice = {k: v.split(",") for k, v in parts}
+    fixed = [o for o in overrides if o.partition("=")[0] not in PART_GROUPS]
+    first = [f"{k}={v[0]}" for k, v in choice.items()]
+    for key, options in choice.items():  # each option of a swept part, with the others' first
+        for option in options:
+            others = [f for f in first if not f.startswith(f"{key}=")]
+            try:
+                cfg = _tree([*fixed, *others, f"{key}={option}"])
+            except Exception as exc:  # e.g. a method without parts (pruning=none, precrop)
+                if "No match in the defaults list" in str(exc):
+                    method = cfg_choice(overrides, "pruning")
+                    raise ConfigError(
+                        f"{key}={option}: pruning={method} is not made of parts; pick one that "
+                        "is (gmp, global_magnitude, granet, imp, lth, pq_index, random, snip)"
+                    ) from None
+                return  # Hydra names the problem
+            kinds = kinds_of(OmegaConf.to_container(cfg.pruning, resolve=False))
+            if kinds is not None:
+                check_combination(kinds)
 
 
 def check_keys(overrides: Sequence[str]) -> None:
@@ -59,6 +111,7 @@ def check_keys(overrides: Sequence[str]) -> None:
     Raises:
         ConfigError: `pruning.sparsty is not a config key; did you mean pruning.sparsity?`
     """
+    check_parts(overrides)
     dotted = []
     for item in overrides:
         key, sep, _ = item.partition("=")
