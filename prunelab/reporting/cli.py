@@ -10,7 +10,7 @@ from pathlib import Path
 
 from prunelab.reporting.figure import accuracy_figure
 from prunelab.reporting.points import report_points
-from prunelab.reporting.runs import ReportError, find_runs
+from prunelab.reporting.runs import SETTINGS, ReportError, Run, find_runs, started
 from prunelab.reporting.summary import Row, print_rows, summarize, write_csv, write_markdown
 
 PROG = "prunelab-report"
@@ -19,7 +19,8 @@ PROG = "prunelab-report"
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog=PROG,
-        description="Group runs by method and target sparsity, average over seeds "
+        description="Group runs by method and target sparsity (and by model and dataset "
+        "where the runs differ in them), average over seeds "
         "(mean ± sample std), print the table, and write it as CSV and Markdown with the "
         "figure of test accuracy against remaining weights.",
         epilog="Multi-stage runs (IMP, SAP) contribute one point per stage. "
@@ -54,6 +55,39 @@ def _check_replicates(rows: Sequence[Row]) -> None:
             )
 
 
+def _skipped(folders: Sequence[Path]) -> None:
+    begun = [f for f in folders if started(f)]
+    never = [f for f in folders if not started(f)]
+    if begun:
+        _warn(f"skipped {len(begun)} unfinished run(s) without results.json, e.g. {begun[0]}")
+    if never:
+        _warn(
+            f"skipped {len(never)} unfinished run folder(s) where no run started (only Hydra's "
+            f"config: a refused config, or stopped before training), e.g. {never[0]}"
+        )
+
+
+def _mixed_settings(runs: Sequence[Run], by: Sequence[str]) -> list[str]:
+    """`model` and/or `data` when the runs differ in them (and `by` does not split them yet):
+    averaging runs of two models into one row would be wrong, so they become groups of their own."""
+    mixed = []
+    for key in SETTINGS:
+        names = sorted({str(run.value(key)) for run in runs})
+        if key not in by and len(names) > 1:
+            kind = {"model": "models", "data": "datasets"}[key]
+            _warn(f"runs of {len(names)} {kind} ({', '.join(names)}): grouped by {key} as well")
+            mixed.append(key)
+    return mixed
+
+
+def figure_title(runs: Sequence[Run], by: Sequence[str]) -> str:
+    """The figure's title, naming the model and dataset when all runs share them."""
+    shared = [None if key in by else runs[0].value(key) for key in SETTINGS] if runs else []
+    where = " / ".join(str(name) for name in shared if name)
+    on = f" on {where}" if where else ""
+    return f"test accuracy against remaining weights{on} (mean ± std over seeds)"
+
+
 def report(paths: Sequence[Path], out: Path, by: Sequence[str] = ()) -> list[Row]:
     """Read the runs, print the table and write report.csv, report.md and report.png to `out`.
 
@@ -61,14 +95,11 @@ def report(paths: Sequence[Path], out: Path, by: Sequence[str] = ()) -> list[Row
         ReportError: a path is missing or holds no finished run, or a `by` key is in no run.
     """
     runs, unfinished = find_runs(paths)
-    if unfinished:
-        _warn(
-            f"skipped {len(unfinished)} unfinished run(s) without results.json, "
-            f"e.g. {unfinished[0]}"
-        )
+    _skipped(unfinished)
     for key in by:  # a misspelt key would silently put every run in one group
-        if all(run.get(key) is None for run in runs):
+        if all(run.value(key) is None for run in runs):
             raise ReportError(f"--by {key}: no run's config has this key")
+    by = [*_mixed_settings(runs, by), *by]
     rows = summarize(report_points(runs, by))
     _check_replicates(rows)
     out.mkdir(parents=True, exist_ok=True)
@@ -76,7 +107,7 @@ def report(paths: Sequence[Path], out: Path, by: Sequence[str] = ()) -> list[Row
     written = [
         write_csv(rows, out / "report.csv", by),
         write_markdown(rows, out / "report.md", by),
-        accuracy_figure(rows, out / "report.png"),
+        accuracy_figure(rows, out / "report.png", figure_title(runs, by)),
     ]
     print(f"{len(runs)} runs, {len(rows)} groups -> " + ", ".join(map(str, written)))
     return rows

@@ -1,7 +1,8 @@
 """The grouping rules: which (method, sparsity) points a run contributes to a report.
 
 - **method** is the run's `pruning.name` (`none` for dense runs); extra config keys given with
-  `by` (e.g. `pruning.allocation`, `model.depth`) split methods further.
+  `by` (e.g. `pruning.allocation`, `model.depth`) split methods further; `model` and `data`
+  split by the model's and dataset's names (the report adds them itself when runs differ there).
 - **single-stage runs** give one point at their *target* sparsity: the config's
   `pruning.sparsity`, else 1 - `pruning.density` (SNIP, PreCropping), 0 for dense runs, else the
   measured sparsity rounded to 3 decimals. The point carries the run's final `test/acc`,
@@ -91,7 +92,7 @@ def _target(run: Run) -> float:
 def run_points(run: Run, by: Sequence[str] = ()) -> list[Point]:
     """The points `run` contributes, by the rules of this module's docstring."""
     method = str(run.get("pruning.name", "unknown"))
-    split = tuple((key, run.get(key)) for key in by)
+    split = tuple((key, run.value(key)) for key in by)
     seed = run.get("seed")
     stages = _stages(run.results)
     if not stages:

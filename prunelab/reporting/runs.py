@@ -1,4 +1,10 @@
-"""Finding and reading run directories: `results.json` beside `.hydra/config.yaml`."""
+"""Finding and reading run directories: `results.json` beside `.hydra/config.yaml`.
+
+A folder with Hydra's config but without results.json is either a run that started and did not
+finish (it holds `run.json`, `checkpoints/` or `metrics.csv`, see `prunelab.rundir`) or a config
+that was refused before any run began (Hydra writes `.hydra/` first): the report counts neither,
+and tells the two apart in its warning.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +16,12 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from prunelab.plotting.titles import data_name, model_name
+
 RESULTS = "results.json"
 CONFIG = ".hydra/config.yaml"
+STARTED = ("checkpoints", "metrics.csv", "run.json")  # prunelab.rundir.MARKERS but results.json
+SETTINGS = ("model", "data")  # report keys that name the run's model and dataset
 
 
 class ReportError(Exception):
@@ -36,6 +46,15 @@ class Run:
             return OmegaConf.to_container(value, resolve=False)
         return default if value is None else value
 
+    def value(self, key: str) -> Any:
+        """What the report groups by: the short name of the model or dataset for `model` and
+        `data` (`CifarResNet-20`, `cifar10`), else the config value at `key`."""
+        if key == "model":
+            return model_name(self.config)
+        if key == "data":
+            return data_name(self.config)
+        return self.get(key)
+
 
 def load_run(path: Path) -> Run:
     """Read the run in folder `path`.
@@ -59,8 +78,15 @@ def _run_dirs(root: Path) -> list[Path]:
     return sorted({p.parent.parent for p in root.glob(f"**/{CONFIG}")})
 
 
+def started(folder: Path) -> bool:
+    """Whether a run began in `folder` (a refused config leaves only Hydra's files there)."""
+    return any((Path(folder) / name).exists() for name in STARTED)
+
+
 def find_runs(paths: Iterable[Path]) -> tuple[list[Run], list[Path]]:
-    """Every finished run at or under each of `paths`, and the unfinished ones (no results.json).
+    """Every finished run at or under each of `paths`, and the folders without results.json
+    (runs that did not finish, and configs refused before a run began: tell them apart with
+    `started`); only the finished runs count.
 
     A folder counts as a run when it holds both results.json and .hydra/config.yaml. A run found
     through two of the paths is read once.
@@ -75,12 +101,15 @@ def find_runs(paths: Iterable[Path]) -> tuple[list[Run], list[Path]]:
             raise ReportError(f"{root}: no such file or directory")
         folders = _run_dirs(root)
         finished = [f for f in folders if (f / RESULTS).is_file()]
+        left = [f for f in folders if not (f / RESULTS).is_file()]
         if not finished:
-            hint = f" ({len(folders)} without {RESULTS}: unfinished?)" if folders else ""
+            begun = sum(map(started, left))
+            hint = f" ({len(left)} without {RESULTS}: {begun} started" if left else ""
+            hint += f", {len(left) - begun} never started: refused?)" if left else ""
             raise ReportError(
                 f"no runs under {root}{hint}: a run directory holds {RESULTS} and {CONFIG}"
             )
-        unfinished += [f for f in folders if not (f / RESULTS).is_file()]
+        unfinished += left
         for folder in finished:
             runs.setdefault(folder.resolve(), load_run(folder))
     return list(runs.values()), unfinished
