@@ -12,8 +12,9 @@ layer, rather than silently left dense (the user excludes it: `pruning.exclude=[
 so that the run's sparsity is exactly 1 - N/M of what is pruned.
 
 No CPU kernel runs N:M weights faster than dense ones: on CPU the pattern is kept (and exported)
-but a benchmark measures dense speed. `torch.sparse.to_sparse_semi_structured` accelerates 2:4
-linear layers on CUDA GPUs with compute capability >= 8.0; prunelab does not call it.
+but a benchmark measures dense speed. On CUDA GPUs with compute capability >= 8.0,
+`prunelab.export.semi_structured.sparsify_linears` puts 2:4 linear layers on
+`torch.sparse.to_sparse_semi_structured` (convolutions have no such kernel).
 """
 
 from __future__ import annotations
