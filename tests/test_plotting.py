@@ -2,7 +2,10 @@
 percent tick labels fitted to the data, labelled axes, a twin axis for a second quantity, a
 dense reference, layer sizes, dodged points and legends without `None`."""
 
+import json
 import re
+import sys
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pytest
@@ -11,7 +14,7 @@ from callbacks.level_report import plot_levels
 from prunelab.plotting import LayerFractions, density_figure, layer_density_figure, title
 from prunelab.plotting.style import dodged, drop_none
 from prunelab.reporting.figure import draw_accuracy
-from prunelab.reporting.summary import Row
+from prunelab.reporting.summary import Row, read_csv, write_csv
 
 PERCENT = re.compile(r"^\d+(\.\d+)?%$")
 STAGES = [  # an IMP/SAP-like run: dense round 0, then 80% -> 1.2% of the weights
@@ -133,3 +136,31 @@ def test_dodge_keeps_the_middle_and_none_is_dropped_from_labels():
     assert drop_none("gmp (a=erk, b=None)") == "gmp (a=erk)"
     assert title("IMP", "CifarResNet-20", "cifar10") == "IMP on CifarResNet-20 / cifar10"
     assert title("IMP") == "IMP"
+
+
+def test_committed_report_csv_draws_again_with_the_pq_index_on_a_twin_axis(tmp_path):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from reproduce.redraw import add_pq_index, draw_claim
+
+    none, erk = (("pruning.allocation", None),), (("pruning.allocation", "erk"),)
+    rows = [row("imp", d, 0.6, none) for d in (1.0, 0.64, 0.41)]
+    rows += [row("pq_index", d, a, none) for d, a in ((1.0, 0.46), (0.85, 0.5), (0.76, 0.53))]
+    rows += [row("gmp", 0.05, 0.5, erk)]
+    write_csv(rows, tmp_path / "report.csv", ["pruning.allocation"])
+    again = read_csv(tmp_path / "report.csv")
+    assert [r.label for r in again] == [r.label for r in rows]
+    for read, wrote in zip(again, rows):
+        assert (read.target, read.mean) == (pytest.approx(wrote.target), pytest.approx(wrote.mean))
+    pq = [{"mean": m, "std": 0.001} for m in (0.17, 0.12, 0.10)]
+    summary = {"claim": 4, "title": "PQ", "protocol": "ResNet-20. SAP", "figure": "report.png"}
+    (tmp_path / "summary.json").write_text(json.dumps({**summary, "data": {"pq": pq}}))
+    fig = draw_accuracy(again)
+    add_pq_index(fig, again, pq)
+    left, right = fig.axes
+    assert "PQ index" in right.get_ylabel() and "accuracy" in left.get_ylabel()
+    (bars,) = right.containers
+    assert list(bars.lines[0].get_ydata()) == pytest.approx([0.17, 0.12, 0.10])
+    assert list(bars.lines[0].get_xdata()) == pytest.approx([100, 85, 76])
+    assert draw_claim(tmp_path).read_bytes()[:4] == b"\x89PNG"
+    with pytest.raises(ValueError, match="3 SAP levels in report.csv but 2 PQ indices"):
+        add_pq_index(draw_accuracy(again), again, pq[:2])

@@ -8,7 +8,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from prunelab.atomic import write_text
 from reproduce.papers import PAPERS
+from reproduce.redraw import draw_claim
 
 HEADER = (
     "# Reproducing the methods' central claims on CIFAR-10 (reduced budget)\n\n"
@@ -107,7 +109,12 @@ def read_summaries(folder: Path) -> dict[Path, dict[str, Any]]:
 
 def write(root: Path, doc: Path, command: str, data: str) -> Path:
     """Write `doc` from the summaries in the folder beside it named like it (`docs/reproduction/`
-    for `docs/reproduction.md`)."""
+    for `docs/reproduction.md`), each claim's figure drawn again from its committed files (claim
+    4's with the PQ index, see `reproduce.redraw`)."""
     doc.parent.mkdir(parents=True, exist_ok=True)
-    doc.write_text(render(read_summaries(doc.with_suffix("")), root, doc, command, data))
+    summaries = read_summaries(doc.with_suffix(""))
+    for folder, summary in summaries.items():
+        if summary.get("figure"):
+            draw_claim(folder)
+    write_text(doc, render(summaries, root, doc, command, data))
     return doc

@@ -92,6 +92,25 @@ def write_csv(rows: Sequence[Row], path: Path, by: Sequence[str] = ()) -> Path:
     return Path(path)
 
 
+def read_csv(path: Path) -> list[Row]:
+    """The rows `write_csv` wrote (its `by` columns are those between `method` and
+    `target_sparsity`), so a committed report.csv can be drawn again without its runs."""
+    with Path(path).open(newline="") as handle:
+        reader = csv.DictReader(handle)
+        columns = list(reader.fieldnames or [])
+        by = columns[1 : columns.index("target_sparsity")]
+        rows = []
+        for cells in reader:
+            stats = {s: {n: cells[f"{n}_{s}"] for n in FIGURES} for s in ("mean", "std")}
+            mean = {n: float(v) for n, v in stats["mean"].items() if v != ""}
+            std = {n: float(v) if v != "" else None for n, v in stats["std"].items() if n in mean}
+            split = tuple((key, cells[key] or None) for key in by)
+            seeds = tuple(cells["seeds"].split())
+            target = float(cells["target_sparsity"])
+            rows.append(Row(cells["method"], split, target, seeds, mean, std))
+    return rows
+
+
 def _pm(row: Row, name: str, scale: float, digits: int) -> str:
     mean, std = row.mean.get(name), row.std.get(name)
     if mean is None:
