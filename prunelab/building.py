@@ -62,6 +62,24 @@ def build_monitors(cfg: DictConfig | None) -> list[pl.Callback]:
     return [build_node(OmegaConf.create(node)) for node in nodes.values()]
 
 
+def build_structure(cfg: DictConfig | None, plot_dir: Path | None = None) -> list[Any]:
+    """The structural stage of the `structure` group (PreCropping), none for `structure=none`."""
+    if cfg is None or cfg.get("name", "none") == "none":
+        return []
+    return build_pruning(cfg, plot_dir)
+
+
 def build_methods(cfg: DictConfig, plot_dir: Path | None = None) -> list[Any]:
-    """Every pruning callback of the run config `cfg`, in the order they act."""
-    return build_pruning(cfg.pruning, plot_dir)
+    """Every pruning callback of the run config `cfg`, in the order they act: the structural
+    stage first (its `setup` narrows the network before a method's `setup` finds the weights it
+    masks), then the method, which prunes the narrow network."""
+    structure = build_structure(cfg.get("structure"), plot_dir)
+    methods = build_pruning(cfg.pruning, plot_dir)
+    if structure and cfg.pruning.get("name") == "precrop":
+        raise ConfigError(
+            "structure=precrop does not combine with pruning=precrop: it is the same stage; "
+            "pick another pruning= method (or pruning=none) to prune the narrow network"
+        )
+    for stage in structure:  # the sparsity is measured over the method's weights
+        stage.exclude = next((m.exclude for m in methods), ())
+    return [*structure, *methods]

@@ -72,15 +72,16 @@ def check_parts(overrides: Sequence[str]) -> None:
     Raises:
         ConfigError: `pruning/rule=pq_index does not combine with pruning/schedule=cubic: ...`
     """
-    parts = [item.partition("=") for item in overrides]
-    parts = [(k, v) for k, _, v in parts if k in PART_GROUPS and v and "(" not in v]
-    if not parts:
-        return
-    for key, value in parts:
+    picks = [item.partition("=") for item in overrides]
+    picks = [(k, v) for k, _, v in picks if k in (*PART_GROUPS, "structure") and _is_pick(k, v)]
+    for key, value in picks:
         valid = choices(key)
         for option in value.split(","):
             if option not in valid:
                 raise ConfigError(f"{key}={option} is not one of {', '.join(valid)}")
+    parts = [(k, v) for k, v in picks if k in PART_GROUPS]
+    if not parts:
+        return
     from prunelab.composition import check_combination, kinds_of
 
     choice = {k: v.split(",") for k, v in parts}
