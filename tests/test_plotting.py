@@ -164,3 +164,23 @@ def test_committed_report_csv_draws_again_with_the_pq_index_on_a_twin_axis(tmp_p
     assert draw_claim(tmp_path).read_bytes()[:4] == b"\x89PNG"
     with pytest.raises(ValueError, match="3 SAP levels in report.csv but 2 PQ indices"):
         add_pq_index(draw_accuracy(again), again, pq[:2])
+
+
+def test_titles_name_model_and_data_of_a_prunelab_run_and_only_the_method_otherwise():
+    import pytorch_lightning as pl
+    from torch import nn
+
+    from prunelab.module import Classifier
+    from prunelab.plotting import run_title
+
+    config = {
+        "model": {"_target_": "prunelab.models.CifarResNet", "depth": 20},
+        "data": {"_target_": "prunelab.data.CIFARDataModule", "dataset": "cifar10"},
+    }
+    ours = Classifier(nn.Linear(2, 2), 2, {}, {}, run_config=config)
+    assert run_title(ours, "IMP") == "IMP on CifarResNet-20 / cifar10"
+    timm = {"model": {"_target_": "prunelab.models.timm_model", "arch": "resnet10t"}}
+    assert run_title(Classifier(nn.Linear(2, 2), 2, {}, {}, run_config=timm), "GMP") == (
+        "GMP on resnet10t"
+    )
+    assert run_title(pl.LightningModule(), "IMP") == "IMP"  # a user's own module
