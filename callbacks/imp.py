@@ -31,8 +31,9 @@ class IterativeMagnitudePruning(LevelPruning):
             K), `lr` / `lr:K` (keep the weights, replay the LR schedule from step 0 / K) or `none`
             (keep weights and LR: fine-tuning); see `LevelRewind`.
         allocation: `global` (one magnitude threshold over all layers) or `layerwise`.
-        control: `none`, `random_reinit` (the rule's masks on a fresh initialization; needs a
-            weight rewind) or `random_prune` (the rule's per-layer counts, random positions).
+        control: `none`, `random_reinit` (the IMP run's masks on a fresh initialization; needs
+            a weight rewind) or `random_prune` (the IMP run's masks shuffled within each layer);
+            both need that run's directory as `masks_from`.
         seed: seed of the controls' random draws; None = torch's initial seed (the run's seed).
         monitor, masks_from, exclude, collapse_threshold, plot, **common: see `LevelPruning`.
 

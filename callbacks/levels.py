@@ -8,7 +8,8 @@ level L > 0 the adapter
 1. records level L - 1 (`LevelRecords`: sparsity, test accuracy of its end-of-level weights, its
    last and best monitored value, a method's own figures), logged with the level as x;
 2. asks the rule for the next masks from those end-of-level weights (or, with `masks_from`,
-   installs an earlier run's: `level_masks`), which the action's `random_prune` may redraw;
+   takes the IMP run's of that level: `level_masks`), which the action's `random_prune` redraws
+   at random positions, layer by layer (a control needs `masks_from`: it controls that run);
 3. rewinds the weights (the whole state at step K, or a fresh init, or none), installs and saves
    the masks, clears the optimizer state and puts the learning-rate schedule back at step K.
 The level boundary is an epoch boundary, so a checkpoint saved at any epoch end holds a
@@ -51,6 +52,17 @@ def pruning_settings() -> Iterator[None]:
         raise ConfigError(f"pruning.{exc}") from exc
 
 
+def check_control(control: str, masks_from: str | None) -> None:
+    """Refuse a lottery-ticket control without the run it controls: both controls are defined
+    by that run's masks of each level (Frankle & Carbin 2019; OpenLTH's branches), not by
+    pruning the control's own, differently trained weights."""
+    if control != "none" and masks_from is None:
+        raise ConfigError(
+            f"pruning.control={control} controls an IMP run: give that run's directory as "
+            "pruning.masks_from=<run dir> (its per-level masks are what the control reuses)"
+        )
+
+
 def init_scheme(network: torch.nn.Module):
     """The network's own initialization, for `random_reinit`: its `reset_parameters` if it has
     one, OpenLTH's for prunelab's CIFAR networks, else PyTorch's per-layer defaults (None)."""
@@ -72,7 +84,8 @@ class LevelPruning(MaskedTraining):
         monitor: the validation metric (higher is better) reported per level, with its best
             value as `best_<name>`.
         masks_from: the directory of an earlier IMP/SAP run: each level installs that run's masks
-            instead of the rule's (with `control=random_reinit`: the lottery-ticket control).
+            instead of the rule's; required by the lottery-ticket controls (`random_reinit`:
+            those masks on a fresh initialization, `random_prune`: shuffled within each layer).
         probe: a method's own per-level figures (SAP: the PQ index), or None.
         exclude, collapse_threshold, plot, **common: see `MaskedTraining`.
     """
@@ -92,6 +105,7 @@ class LevelPruning(MaskedTraining):
         **common: Any,
     ) -> None:
         super().__init__(exclude, collapse_threshold, plot, **common)
+        check_control(action.control, masks_from)
         self.rule, self.schedule, self.action = rule, schedule, action
         self.masks_from = None if masks_from is None else Path(masks_from)
         self.given = None if masks_from is None else MasksFrom(masks_from, schedule.levels)

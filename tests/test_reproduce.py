@@ -60,13 +60,16 @@ def test_full_plan_shares_runs_and_composes():
     mt99 = next(t for t in tasks if t.config == "global_mt_s0.99")
     assert "pruning.min_threshold=0.01" in mt99.overrides
     assert claims.mt_for(0.999) is None
-    control = next(t for t in tasks if t.config == "imp_random_reinit")
-    assert control.needs == ("claim1/imp_rewind/seed0",)
-    assert "pruning.masks_from=/tmp/root/claim1/imp_rewind/seed0" in control.overrides
+    for config in ("imp_random_reinit", "imp_random_prune"):  # both controls control IMP
+        control = next(t for t in tasks if t.config == config and t.seed == 0)
+        assert control.needs == ("claim1/imp_rewind/seed0",)
+        assert "pruning.masks_from=/tmp/root/claim1/imp_rewind/seed0" in control.overrides
     for task in tasks:
         assert all(need in keys for need in task.needs)
-        # masks_from names a run that does not exist yet: its files are checked when it runs
-        overrides = [o for o in task.overrides if not o.startswith("pruning.masks_from=")]
+        # masks_from names a run that does not exist yet: its files are checked when it runs,
+        # and a control is refused without it (test_lth_controls.py)
+        run_later = ("pruning.masks_from=", "pruning.control=")
+        overrides = [o for o in task.overrides if not o.startswith(run_later)]
         cfg = compose([*overrides, "hydra.run.dir=/tmp/root"])
         validate(cfg)
         build_pruning(cfg.pruning)  # constructors refuse bad values with ConfigError

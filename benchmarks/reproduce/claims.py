@@ -90,7 +90,7 @@ def imp(budget: Budget, data: tuple[str, ...], seed: int, config: str, root: Pat
         f"pruning.control={IMP_CONTROLS[config]}",
     )
     needs: tuple[str, ...] = ()
-    if config == "imp_random_reinit":  # the paper's control: the winning tickets' own masks
+    if config != "imp_rewind":  # the paper's controls: the winning tickets' own masks
         ticket = f"claim1/imp_rewind/seed{seed}"
         over += (f"pruning.masks_from={Path(root).resolve() / ticket}",)
         needs = (ticket,)

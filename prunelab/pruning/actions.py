@@ -123,7 +123,9 @@ class LevelRewind:
         rewind: `init` (step 0), `step:K` (the whole state at optimizer step K), `lr` / `lr:K`
             (keep the weights, replay the LR schedule from step 0 / K) or `none` (keep both).
         control: `none`, `random_reinit` (a fresh initialization instead of the weight rewind)
-            or `random_prune` (the rule's per-layer counts at random positions).
+            or `random_prune` (each layer keeps the given masks' count, at random positions).
+            The given masks are the controlled IMP run's of the same level (`masks_from`, which
+            `LevelPruning` requires with a control).
         seed: seed of the controls' draws; None until `resolve_seed` (the run's seed).
     """
 
@@ -176,8 +178,11 @@ class LevelRewind:
         self.snapshot = rw.snapshot(network)
 
     def masks(self, params: Mapping, current: Mapping, masks: MaskSet, level: int) -> MaskSet:
-        """The masks to install: the rule's, or with `random_prune` as many per layer at random
-        active positions of `current`."""
+        """The masks to install: `masks` (the rule's or the controlled run's), or with
+        `random_prune` as many per layer as `masks` keeps, drawn uniformly among the active
+        positions of `current`. The draws nest (a pruned weight stays pruned, also without a
+        weight rewind), and since the controlled run's masks nest too, each level's draw is a
+        uniform shuffle of that level's mask within each layer, as OpenLTH's control."""
         if self.control != "random_prune":
             return masks
         generator = torch.Generator().manual_seed(level_seed(self.seed, level))

@@ -11,7 +11,8 @@ from torch import nn
 from prunelab.callbacks.imp import IterativeMagnitudePruning
 from prunelab.errors import ConfigError
 from prunelab.module import Classifier
-from prunelab.pruning import keep_total
+from prunelab.pruning import keep_total, prunable_parameters
+from prunelab.pruning.mask_io import save_masks
 
 EPOCHS = 2  # per level: levels 0, 1, 2 are epochs 0-1, 2-3, 4-5
 
@@ -26,11 +27,26 @@ def trainer_for(imp, root, *extra):
     )  # fmt: skip
 
 
+def controlled_run(root):
+    """The IMP run the random-prune control below controls: nested per-level masks of the tiny
+    network as `masks/level<L>.pt` (the control reads only these files)."""
+    generator = torch.Generator().manual_seed(1)
+    params = prunable_parameters(tiny_net())
+    scores = {n: torch.rand(p.shape, generator=generator) for n, p in params.items()}
+    for level in (1, 2):
+        masks = {n: s < 0.8**level for n, s in scores.items()}
+        save_masks(root / "masks" / f"level{level}.pt", masks)
+    return str(root)
+
+
 def run(root, resume=None, init_seed=0):
     pl.seed_everything(init_seed, verbose=False)
     optim = {"name": "sgd", "lr": 0.1, "momentum": 0.9, "weight_decay": 1e-4}
     module = Classifier(tiny_net(), 4, optim, {"name": "multistep", "milestones": [0.5]})
-    imp = IterativeMagnitudePruning(2, EPOCHS, rewind="step:3", control="random_prune", seed=7)
+    ticket = controlled_run(root.parent / "ticket")
+    imp = IterativeMagnitudePruning(
+        2, EPOCHS, rewind="step:3", control="random_prune", seed=7, masks_from=ticket
+    )
     trainer_for(imp, root).fit(
         module, datamodule=Synthetic(batch_size=16, seed=0), ckpt_path=resume
     )

@@ -1,5 +1,6 @@
 """IMP's level boundary, observed right after it: rewinds are bit-exact, momentum is zero, the
-learning rate is the schedule's value at step K, and the controls keep IMP's masks or counts."""
+learning rate is the schedule's value at step K (the controls, against the run they control, are in
+test_lth_controls.py)."""
 
 import pytest
 import pytorch_lightning as pl
@@ -157,69 +158,6 @@ def test_fine_tuning_keeps_weights_lr_and_momentum():
         else:
             assert bool((buffer[~mask] == 0).all())
             assert torch.equal(buffer[mask], end["momentum"][name][mask])
-
-
-def test_random_reinit_uses_imp_masks_on_fresh_weights():
-    imp, probe = fit(control="random_reinit")
-    start, end = probe.start1, probe.end0
-    assert same_masks(start["masks"], imp_rule_masks(end["state"], imp))
-    for name, mask in start["masks"].items():
-        assert not torch.equal(start["state"][name][mask], imp.snapshot[name][mask])
-        assert bool((start["state"][name][~mask] == 0).all())
-    assert torch.equal(start["state"]["1.running_mean"], torch.zeros(8))  # fresh BN statistics
-    assert start["momentum"] == {}
-    assert start["lr"] == 0.1
-
-
-def test_random_prune_keeps_each_layers_count_and_masks_only_shrink():
-    imp, probe = fit(levels=2, control="random_prune")
-    start, end = probe.start1, probe.end0
-    expected = imp_rule_masks(end["state"], imp)
-    counts = {n: int(m.sum()) for n, m in start["masks"].items()}
-    assert counts == {n: int(m.sum()) for n, m in expected.items()}
-    assert any(not torch.equal(start["masks"][n], expected[n]) for n in expected)
-    assert_masked_equal(start["state"], imp.snapshot, start["masks"])  # rewound like IMP
-    final = imp.masks
-    assert all(not bool((final[n] & ~start["masks"][n]).any()) for n in final)
-    assert [s["stage"] for s in imp.stages] == [0, 1, 2]
-
-
-class LevelMasks(pl.Callback):
-    """The masks installed at the start of each level (runs after the pruning callback)."""
-
-    def __init__(self, imp):
-        self.imp, self.by_level = imp, {}
-
-    def on_train_epoch_start(self, trainer, pl_module):
-        if trainer.current_epoch % EPOCHS == 0:
-            self.by_level[self.imp.level] = {n: m.clone() for n, m in self.imp.masks.items()}
-
-
-def fit_in(root, **imp_args):
-    pl.seed_everything(0, verbose=False)
-    module = Classifier(tiny_net(), 4, {"name": "sgd", "lr": 0.1, "momentum": 0.9}, SCHED)
-    imp = IterativeMagnitudePruning(2, EPOCHS, plot=False, **imp_args)
-    seen = LevelMasks(imp)
-    trainer = pl.Trainer(
-        max_epochs=imp.planned_epochs, callbacks=[imp, seen], logger=False,
-        default_root_dir=str(root), enable_progress_bar=False, enable_model_summary=False,
-        use_distributed_sampler=False, accelerator="cpu",
-    )  # fmt: skip
-    trainer.fit(module, datamodule=Synthetic(batch_size=16, seed=0))
-    return seen.by_level
-
-
-def test_random_reinit_with_masks_from_reuses_the_winning_tickets_masks(tmp_path):
-    tickets = fit_in(tmp_path / "imp")
-    assert sorted(p.name for p in (tmp_path / "imp" / "masks").iterdir()) == [
-        "level1.pt", "level2.pt",
-    ]  # fmt: skip
-    control = fit_in(tmp_path / "ctl", control="random_reinit", masks_from=str(tmp_path / "imp"))
-    own = fit_in(tmp_path / "own", control="random_reinit")
-    for level in (1, 2):
-        assert same_masks(control[level], tickets[level])
-    # Without masks_from the control prunes its own, differently trained weights at level 2.
-    assert not same_masks(own[2], tickets[2])
 
 
 def test_masks_from_a_run_without_enough_levels_is_refused(tmp_path):

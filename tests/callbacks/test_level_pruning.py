@@ -1,16 +1,23 @@
 """IMP and SAP are constructions of LevelPruning from the core parts: the parts they bind, the
 settings other code reads through them, and the checkpoint keys IMP's checkpoints always had."""
 
+import torch
+
 from prunelab.callbacks import IterativeMagnitudePruning, LevelPruning, PQIndexPruning
 from prunelab.callbacks.pq_index import PQIndexProbe
 from prunelab.pruning.actions import LevelRewind
+from prunelab.pruning.mask_io import save_masks
 from prunelab.pruning.rewind import Rewind
 from prunelab.pruning.rules import FractionRule, PQIndexRule
 from prunelab.pruning.schedules import Levels
 
 
-def test_imp_binds_its_rule_plan_and_rewind():
-    imp = IterativeMagnitudePruning(3, 2, 0.3, "step:5", "layerwise", "random_prune", seed=4)
+def test_imp_binds_its_rule_plan_and_rewind(tmp_path):
+    for level in (1, 2, 3):  # the run a control controls: its per-level mask files
+        save_masks(tmp_path / "masks" / f"level{level}.pt", {"w": torch.ones(2, dtype=bool)})
+    imp = IterativeMagnitudePruning(
+        3, 2, 0.3, "step:5", "layerwise", "random_prune", seed=4, masks_from=str(tmp_path)
+    )
     assert isinstance(imp, LevelPruning)
     assert imp.rule == FractionRule(0.3, "layerwise") and imp.schedule == Levels(3, 2)
     assert (imp.levels, imp.epochs_per_level, imp.planned_epochs) == (3, 2, 8)
