@@ -184,3 +184,10 @@ def test_titles_name_model_and_data_of_a_prunelab_run_and_only_the_method_otherw
         "GMP on resnet10t"
     )
     assert run_title(pl.LightningModule(), "IMP") == "IMP"  # a user's own module
+
+
+def test_a_narrow_density_range_still_gets_several_percent_ticks():
+    fig = density_figure({"test/acc": [(1.0, 0.9), (0.8, 0.91), (0.64, 0.9)]}, "IMP")
+    labels = tick_texts(fig)
+    assert all(PERCENT.match(t) for t in labels), labels
+    assert len(visible_ticks(fig)) >= 3 and {"100%", "80%", "64%"} <= set(labels)

@@ -41,7 +41,10 @@ def percent_log_axis(ax: Axes, shown: Sequence[float], axis: str = "x", invert: 
     values = [v for v in shown if v > 0]
     if values:
         low, high = min(values), max(values)
-        ticks = [t for t in TICKS if low / 1.5 <= t <= high * 1.5] or [low, high]
+        ticks = [t for t in TICKS if low / MARGIN <= t <= high * MARGIN]
+        if len(ticks) < 3:  # a narrow range (100% to 64%): the data's own values, 2 digits
+            ticks = sorted({float(f"{v:.2g}") for v in values}, reverse=True)
+            ticks = ticks[:: max(1, len(ticks) // 8)]
         which.set_major_locator(FixedLocator(ticks))
         limits = (high * MARGIN, low / MARGIN) if invert else (low / MARGIN, high * MARGIN)
         (ax.set_xlim if axis == "x" else ax.set_ylim)(*limits)
