@@ -58,7 +58,7 @@ def plot_levels(
         left,
         path,
         title,
-        "test accuracy at the end of each level (%)",
+        "accuracy at the end of each level (%)",
         dense=dense[0] if dense else None,
         right=series(right),
         right_label=right_label,
