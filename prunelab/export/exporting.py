@@ -1,6 +1,6 @@
 """`prunelab-export`: write a checkpoint's pruned network as a dense state_dict, a sparse file (a
-torch container, or standard safetensors), or an ONNX graph, read it back to verify it, and record
-what was written in export.json."""
+torch container, or standard safetensors), a compact network (dead channels removed), or an ONNX
+graph, read it back to verify it, and record what was written in export.json."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from omegaconf import DictConfig
 from prunelab.atomic import atomic_write, save_torch, write_text
 from prunelab.errors import ConfigError
 from prunelab.export.checkpoint import read_checkpoint, restore_network
+from prunelab.export.compact_export import write_compact
 from prunelab.export.onnx_io import check_onnx, export_onnx, onnx_max_error
 from prunelab.export.safetensors_io import load_safetensors_sparse, save_safetensors_sparse
 from prunelab.export.sparse import bit_equal, load_sparse, save_sparse
@@ -27,6 +28,7 @@ FORMATS = {
     "sparse": "model.sparse.pt",
     "onnx": "model.onnx",
     "safetensors": "model.sparse.safetensors",
+    "compact": "model.compact.pt",
 }
 # State formats: how each is written, and read back the way its users will read it.
 WRITERS = {"dense": save_torch, "sparse": save_sparse, "safetensors": save_safetensors_sparse}
@@ -100,6 +102,8 @@ def export(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         atomic_write(out, lambda tmp: export_onnx(network, (3, size, size), tmp, opset=opset))
         if cfg.get("verify", True):
             info.update(_verify_onnx(out, network, (3, size, size)))
+    elif cfg.format == "compact":
+        info.update(write_compact(ckpt, network, out, verify=cfg.get("verify", True)))
     else:
         info.update(_write_state(cfg.format, state, out, verify=cfg.get("verify", True)))
     info["bytes"] = out.stat().st_size
