@@ -16,7 +16,11 @@ QUIET = (r".*does not have many workers.*", r".*isinstance\(treespec, LeafSpec\)
 # Flags with which Hydra only prints (help, config, info) and needs no ckpt_path.
 PRINT_FLAGS = ("-h", "--help", "--hydra-help", "-c", "--cfg", "-i", "--info", "-sc")
 # Per command config: (sections laid over the stored config, of which groups chosen whole).
-COMMANDS = {"eval": (("data", "model", "trainer"), ("data",)), "export": ((), ())}
+COMMANDS = {
+    "eval": (("data", "model", "trainer"), ("data",)),
+    "export": ((), ()),
+    "bench": ((), ()),
+}
 
 
 def fail(prog: str, message: str) -> None:

@@ -1,0 +1,103 @@
+"""`prunelab-bench`'s job: time a checkpoint's forms (`prunelab.export.bench`), write bench.json,
+print the table."""
+
+from __future__ import annotations
+
+import json
+import platform
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from omegaconf import DictConfig
+from rich.console import Console
+from rich.table import Table
+
+from prunelab.atomic import write_text
+from prunelab.errors import ConfigError
+from prunelab.export.bench import forms, prepare, summary, time_forms
+from prunelab.export.checkpoint import read_checkpoint
+from prunelab.export.compact_export import input_shape
+
+
+def bench_device(requested: str | None, run_config: Mapping[str, Any]) -> torch.device:
+    """`device=cpu|cuda`, or null: the run's (its trainer's accelerator, if this machine has it).
+
+    Raises:
+        ConfigError: an unknown device, or cuda asked for on a machine without it.
+    """
+    if requested is None:
+        accelerator = str((run_config.get("trainer") or {}).get("accelerator", "auto"))
+        wants_gpu = accelerator in ("auto", "gpu", "cuda")
+        requested = "cuda" if wants_gpu and torch.cuda.is_available() else "cpu"
+    if requested not in ("cpu", "cuda"):
+        raise ConfigError(f"device={requested} is not one of cpu, cuda (or null: the run's)")
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("device=cuda but this machine has no CUDA device")
+    return torch.device(requested)
+
+
+def _batch_sizes(cfg: DictConfig) -> list[int]:
+    sizes = list(cfg.batch_sizes)
+    if not sizes or not all(isinstance(b, int) and b >= 1 for b in sizes):
+        raise ConfigError(f"batch_sizes={sizes} must be a list of positive ints, e.g. [1,64]")
+    if not isinstance(cfg.repeats, int) or cfg.repeats < 2:
+        raise ConfigError(f"repeats={cfg.repeats} must be an int >= 2 (medians need repeats)")
+    return sizes
+
+
+def print_bench(record: Mapping[str, Any], console: Console | None = None) -> None:
+    """One row per (form, batch size): latency (median, IQR), throughput, speedup, MAC reduction."""
+    table = Table(title=f"bench  {record['ckpt_path']}  ({record['device']})")
+    for column in ("form", "batch", "ms (median)", "IQR ms", "img/s", "speedup", "MAC red."):
+        table.add_column(column, justify="left" if column == "form" else "right")
+    for name, entry in record["forms"].items():
+        for batch, t in entry["batches"].items():
+            table.add_row(
+                name,
+                batch,
+                f"{t['latency_ms']:.2f}",
+                f"{t['latency_iqr_ms']:.2f}",
+                f"{t['throughput']:.1f}",
+                f"{t['speedup']:.2f}",
+                f"{entry['mac_reduction']:.2f}",
+            )
+    (console or Console()).print(table)
+
+
+def bench(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
+    """Time `cfg.ckpt_path`'s forms; returns the record written to `<run_dir>/bench.json`.
+
+    Raises:
+        ConfigError: bad batch sizes, repeats or device.
+        CheckpointError: the checkpoint cannot be read or rebuilt.
+    """
+    sizes = _batch_sizes(cfg)
+    ckpt = read_checkpoint(cfg.ckpt_path)
+    device = bench_device(cfg.get("device"), ckpt.config)
+    shape = input_shape(ckpt, cfg.get("input_size"))
+    threads = int(cfg.threads or torch.get_num_threads())
+    torch.set_num_threads(threads)
+    networks = forms(ckpt, shape)
+    timed = {n: prepare(m, device, cfg.channels_last, cfg.fuse_bn) for n, m in networks.items()}
+    measured = {
+        b: time_forms(timed, shape, b, cfg.repeats, cfg.warmup, threads, device, cfg.channels_last)
+        for b in sizes
+    }
+    record = {
+        "ckpt_path": str(ckpt.path),
+        "device": str(device),
+        "cpu": platform.processor() or platform.machine(),
+        "threads": threads,
+        "torch": torch.__version__,
+        "input_shape": list(shape),
+        "channels_last": bool(cfg.channels_last),
+        "fuse_bn": bool(cfg.fuse_bn),
+        "forms": summary(networks, measured, shape),
+    }
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_text(run_dir / "bench.json", json.dumps(record, indent=2) + "\n")
+    print_bench(record)
+    return record
