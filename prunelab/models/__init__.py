@@ -13,7 +13,7 @@ from prunelab.models.cifar_resnet import (
     resnet56,
     resnet110,
 )
-from prunelab.models.cifar_vgg import CifarVGG, vgg11, vgg13, vgg16, vgg19
+from prunelab.models.cifar_vgg import CifarVGG, granet_init_, vgg11, vgg13, vgg16, vgg19
 from prunelab.models.imagenet import ARCHS, classifier_archs, torchvision_model
 from prunelab.models.timm_models import timm_model
 
@@ -49,6 +49,7 @@ __all__ = [
     "CifarResNet",
     "CifarVGG",
     "classifier_archs",
+    "granet_init_",
     "is_imagenet_model",
     "openlth_init_",
     "resnet20",
