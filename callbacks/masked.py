@@ -25,6 +25,7 @@ from prunelab.plotting import LayerFractions, layer_density_bars, run_title
 from prunelab.pruning.masks import MaskSet, densities, sparsity
 from prunelab.pruning.state import MaskState
 from prunelab.pruning.targets import Target, select_targets
+from prunelab.wandb_log import log_densities
 
 
 def pruning_root(pl_module: pl.LightningModule) -> torch.nn.Module:
@@ -121,9 +122,9 @@ class MaskedTraining(PruningCallback):
         have (nearly) collapsed."""
         per_layer = densities(self.masks)
         metrics = {"prune/sparsity": sparsity(self.masks)}
+        # W&B: one table and bar chart per mask change; other loggers: one figure per layer.
+        log_densities(trainer.loggers, metrics, per_layer, trainer.global_step)
         metrics.update({f"prune/layer/{n}": d for n, d in per_layer.items()})
-        for logger in trainer.loggers:
-            logger.log_metrics(metrics, step=trainer.global_step)
         collapsed = [n for n, d in per_layer.items() if d < self.collapse_threshold]
         if collapsed:
             rank_zero_warn(

@@ -14,6 +14,8 @@ from pytorch_lightning.loggers import CSVLogger, Logger, WandbLogger
 from pytorch_lightning.loggers.csv_logs import ExperimentWriter
 from pytorch_lightning.loggers.logger import rank_zero_experiment
 
+from prunelab.wandb_log import identity, log_checkpoint, log_curves
+
 REACH_TIMEOUT_S = 3.0  # a W&B server answers in well under a second; none at all stalls W&B
 
 
@@ -92,9 +94,18 @@ class ContinuingCSVLogger(CSVLogger):
 
 
 def build_loggers(
-    cfg: Any, run_dir: Path, name: str, config: dict, wandb_id: str | None = None
+    cfg: Any,
+    run_dir: Path,
+    name: str,
+    config: dict,
+    wandb_id: str | None = None,
+    config_node: Any = None,
 ) -> list[Logger]:
     """The loggers `cfg` (the `logger` config group) asks for, writing under `run_dir`.
+
+    With the run's whole config `config_node`, the W&B run is named after the run and its swept
+    values, with the method as its job type and model, data and method as tags
+    (`prunelab.wandb_log.identity`); without it, W&B names the run `name`.
 
     `wandb_id` names the W&B run: the id of the run being resumed continues it (`resume="allow"`
     starts it when W&B has no run of that id yet, e.g. a new run's fresh id).
@@ -107,7 +118,7 @@ def build_loggers(
         mode = wandb_mode(cfg.get("mode"))
         os.environ.setdefault("WANDB_SILENT", "true")
         wandb = WandbLogger(
-            name=name,
+            **identity(config_node) if config_node is not None else {"name": name},
             save_dir=str(run_dir),
             project=cfg.get("project", "prunelab"),
             entity=cfg.get("entity"),
@@ -117,6 +128,8 @@ def build_loggers(
             id=wandb_id,
             resume="allow" if wandb_id else None,
         )
+        # Lightning passes anonymous=None, which W&B answers with a deprecation warning per run.
+        wandb._wandb_init.pop("anonymous", None)
         loggers.append(wandb)
     for logger in loggers:
         logger.log_hyperparams(config)
@@ -153,7 +166,12 @@ def _table(rows: Sequence[Mapping[str, Any]]):
     return wandb.Table(columns=columns, data=[[row.get(k) for k in columns] for row in rows])
 
 
-def _log_wandb_final(logger: WandbLogger, results: Mapping[str, Any], plots: Iterable[Path]):
+def _log_wandb_final(
+    logger: WandbLogger,
+    results: Mapping[str, Any],
+    plots: Iterable[Path],
+    checkpoint: Path | None,
+):
     """The final figures into the run summary, the results (and stages) as W&B Tables, and the
     run's plots as images."""
     import wandb
@@ -165,20 +183,30 @@ def _log_wandb_final(logger: WandbLogger, results: Mapping[str, Any], plots: Ite
         tables["stages"] = _table(results["stages"])
     images = {f"plots/{p.stem}": wandb.Image(str(p)) for p in plots}
     run.log({**tables, **images})
+    log_curves(logger, results.get("stages") or [])
+    if checkpoint is not None:
+        log_checkpoint(logger, checkpoint)
 
 
-def log_final(loggers: Sequence[Logger], results: Mapping[str, Any], plots_dir: Path) -> None:
+def log_final(
+    loggers: Sequence[Logger],
+    results: Mapping[str, Any],
+    plots_dir: Path,
+    checkpoint: Path | None = None,
+) -> None:
     """Send a run's final figures to every logger, then close them (call on rank 0 only).
 
     Every logger gets the numbers of `results` as metrics; W&B also gets them in the run summary,
     the results and per-stage tables as W&B Tables and the PNGs of `plots_dir` as images. W&B
     runs are finished here, so the next job of an in-process sweep starts a run of its own.
+    W&B also gets curves of the stages against the level and, given a `checkpoint` (the run asked
+    for `logger.log_model=true`), that file as a model artifact.
     """
     plots = sorted(Path(plots_dir).glob("*.png"))
     for logger in loggers:
         logger.log_metrics(_numbers(results))
         if isinstance(logger, WandbLogger):
-            _log_wandb_final(logger, results, plots)
+            _log_wandb_final(logger, results, plots, checkpoint)
         logger.finalize("success")
     for logger in loggers:
         if isinstance(logger, WandbLogger):

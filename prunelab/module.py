@@ -27,6 +27,8 @@ class Classifier(pl.LightningModule):
         label_smoothing: cross-entropy label smoothing.
         run_config: the resolved run config, stored in checkpoints so a checkpoint can be
             evaluated or exported on its own.
+        input_shape: one image's shape (C, H, W); sets `example_input_array`, so Lightning's
+            model summary reports the network's FLOPs.
     """
 
     def __init__(
@@ -38,6 +40,7 @@ class Classifier(pl.LightningModule):
         top5: bool = False,
         label_smoothing: float = 0.0,
         run_config: Mapping[str, Any] | None = None,
+        input_shape: tuple[int, ...] | None = None,
     ) -> None:
         super().__init__()
         self.network = network
@@ -51,6 +54,8 @@ class Classifier(pl.LightningModule):
                 metric = MulticlassAccuracy(num_classes, top_k=k, average="micro")
                 setattr(self, f"{split}_acc{k}", metric)
         self.top_ks = ks
+        if input_shape is not None:  # Lightning's model summary counts FLOPs on this batch
+            self.example_input_array = torch.zeros(1, *input_shape)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.network(x)
@@ -90,7 +95,7 @@ class Classifier(pl.LightningModule):
         scheduler = build_scheduler(optimizer, self.sched_cfg, int(steps), per_epoch)
         return {
             "optimizer": optimizer,
-            "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
+            "lr_scheduler": {"scheduler": scheduler, "interval": "step", "name": "lr"},
         }
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:

@@ -65,8 +65,14 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def print_table(results: Mapping[str, Any], title: str, console: Console | None = None) -> None:
-    """Print the final figures, and one row per stage for multi-stage methods."""
+def print_table(
+    results: Mapping[str, Any],
+    title: str,
+    console: Console | None = None,
+    run_dir: Path | None = None,
+) -> None:
+    """Print the final figures, one row per stage for multi-stage methods, then `run_dir` on a
+    line of its own (never wrapped inside the title)."""
     console = console or Console()
     table = Table(title=title, show_header=True)
     table.add_column("metric")
@@ -84,3 +90,5 @@ def print_table(results: Mapping[str, Any], title: str, console: Console | None 
         for stage in stages:
             per_stage.add_row(*(_fmt(stage.get(k, "")) for k in keys))
         console.print(per_stage)
+    if run_dir is not None:
+        console.print(f"run directory: {run_dir}", soft_wrap=True, highlight=False)

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytorch_lightning as pl
 from omegaconf import DictConfig, OmegaConf
-from pytorch_lightning.callbacks import ModelCheckpoint, RichProgressBar
+from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint
 
 from prunelab.building import (  # noqa: F401 (re-exported)
     build_methods,
@@ -31,6 +31,7 @@ from prunelab.plan import follow_plan
 from prunelab.pruning.targets import prunable_parameters
 from prunelab.results import measure, print_table, write_results
 from prunelab.rundir import refuse_occupied, start_run
+from prunelab.terminal import CompactProgressBar, ScheduleCheck, print_start, quiet
 from prunelab.validate import validate
 
 # prunelab's data modules: each declares `check_before_fit` (a user's own data module need not).
@@ -41,6 +42,13 @@ def run_config(cfg: DictConfig) -> dict:
     """The resolved run config without Hydra's own node, as logged and stored in checkpoints."""
     keys = [k for k in cfg if k != "hydra"]
     return OmegaConf.to_container(OmegaConf.masked_copy(cfg, keys), resolve=True)
+
+
+def held_out(cfg: DictConfig) -> bool:
+    """Whether validation is a split of its own (`data.val_split` = n held-out train images,
+    or a folder other than the test one) rather than the test split again."""
+    split = cfg.data.get("val_split", "test")
+    return split != "test" and not (isinstance(split, int) and split <= 0)
 
 
 def train(cfg: DictConfig, run_dir: Path) -> dict:
@@ -67,24 +75,30 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
     monitors = build_monitors(cfg.get("monitor"))
     follow_plan(cfg, pruning, run_dir)  # IMP, SAP: max_epochs = (levels + 1) x epochs_per_level
     config = run_config(cfg)
+    size = getattr(datamodule, "image_size", 32)
     module = Classifier(
         network,
         num_classes=cfg.data.num_classes,
         optim=config["optim"],
         sched=config["sched"],
         top5=cfg.data.num_classes >= 100,
+        label_smoothing=float(cfg.optim.get("label_smoothing", 0.0)),  # ImageNet recipes: 0.1
         run_config=config,
+        input_shape=(3, size, size),
     )
     trainer_args = dict(config["trainer"])
     for callback in pruning:  # a typo'd glob or a schedule that cannot fit: refused before data
         prunable_parameters(network, callback.exclude)
         callback.check_plan(trainer_args["max_epochs"])
     wandb_id = start_run(cfg, run_dir, config)  # after every refusal: may clear an old run
+    quiet()
+    print_start(run_dir)  # where the run writes, before any of its output
     checkpoints = run_dir / "checkpoints"
     saver = SaveOnInterrupt(checkpoints)
     clip = trainer_args.get("gradient_clip_val")
     callbacks = [
         *pruning,
+        ScheduleCheck(pruning),  # after the methods: their plans are set at train start
         *monitors,
         # last.ckpt after every epoch (Lightning writes save_last only beside a top-k save).
         ModelCheckpoint(
@@ -99,11 +113,14 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
     ]
     progress_bar = trainer_args.pop("progress_bar", True)
     if progress_bar:
-        callbacks.append(RichProgressBar(leave=True))
+        callbacks.append(CompactProgressBar(leave=True))
+    loggers = build_loggers(cfg.logger, run_dir, cfg.name, config, wandb_id, cfg)
+    if loggers:  # the learning rate at every step, as `lr` (metrics.csv and W&B)
+        callbacks.append(LearningRateMonitor(logging_interval="step"))
     trainer = pl.Trainer(
         **trainer_args,
         callbacks=callbacks,
-        logger=build_loggers(cfg.logger, run_dir, cfg.name, config, wandb_id) or False,
+        logger=loggers or False,
         default_root_dir=str(run_dir),
         enable_progress_bar=progress_bar,
         plugins=[SafeCheckpointIO()],  # atomic checkpoint files; resume through the one loader
@@ -131,7 +148,6 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
         raise DivergenceError(
             f"{figures} after training: the run diverged; {advice(cfg.optim.lr, clip)}"
         )
-    size = getattr(datamodule, "image_size", 32)
     exclude = next((c.exclude for c in pruning), ())
     results.update(measure(module.network, (3, size, size), exclude))
     results["stages"] = []
@@ -142,6 +158,9 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
     results["wall_time_s"] = time.perf_counter() - started
     if trainer.is_global_zero:
         write_results(run_dir / "results.json", results)
-        print_table(results, title=f"{cfg.name}  ({run_dir})")
-        log_final(trainer.loggers, results, run_dir / "plots")
+        # The last validation's figures repeat the test's when validation is the test split.
+        shown = {k: v for k, v in results.items() if held_out(cfg) or k not in validated}
+        print_table(shown, title=cfg.name, run_dir=run_dir)
+        model = checkpoints / "last.ckpt" if cfg.logger.get("log_model") else None
+        log_final(trainer.loggers, results, run_dir / "plots", model)
     return results
