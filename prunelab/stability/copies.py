@@ -1,0 +1,113 @@
+"""Train one copy of a checkpoint's network for the instability analysis: the same start
+weights and masks as every other copy, its own data order and augmentation draws.
+
+A copy is prunelab's own `Classifier` with the run's optimizer and schedule, the masks fixed
+by a `MaskedTraining` callback (pruned weights and their momentum stay exactly 0), and the data
+module's shuffling and augmentation seed set to the copy's `data_seed` after its split was made
+with the run's seed, so every copy trains on the same images in another order.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from torch import nn
+
+from prunelab.callbacks.masked import MaskedTraining
+from prunelab.data import ImageFolderDataModule, InMemoryDataModule
+from prunelab.errors import ConfigError
+from prunelab.module import Classifier
+
+# prunelab's data modules: a `seed` of shuffling and augmentation read when a loader is made.
+SEEDED_DATA = (InMemoryDataModule, ImageFolderDataModule)
+# The stored trainer settings a copy keeps (where and how precisely it runs).
+TRAINER_KEYS = ("accelerator", "precision", "deterministic")
+
+
+@dataclass(frozen=True)
+class Length:
+    """How long each copy trains: `steps` optimizer steps or `epochs` epochs (exactly one)."""
+
+    steps: int | None = None
+    epochs: int | None = None
+
+    def __post_init__(self) -> None:
+        if (self.steps is None) == (self.epochs is None):
+            raise ConfigError("give the copies' training length as steps=N or epochs=N, not both")
+        value = self.steps if self.steps is not None else self.epochs
+        if not isinstance(value, int) or value < 1:
+            raise ConfigError(f"steps / epochs must be a positive integer, got {value}")
+
+    def trainer_args(self) -> dict[str, int]:
+        """`max_steps` or `max_epochs` for `pl.Trainer`."""
+        if self.steps is not None:
+            return {"max_steps": self.steps, "max_epochs": -1}
+        return {"max_epochs": self.epochs}
+
+
+def reseed(datamodule: pl.LightningDataModule, data_seed: int) -> None:
+    """Split the data with its own seed, then give shuffling and augmentation `data_seed`.
+
+    Raises:
+        ConfigError: a data module that is not prunelab's (its order cannot be reseeded).
+    """
+    if not isinstance(datamodule, SEEDED_DATA):
+        raise ConfigError(
+            f"{type(datamodule).__name__}: the copies' data order can only be set on prunelab's "
+            "data modules"
+        )
+    datamodule.setup("fit")  # the hold-out split (if any) is made once, with the run's seed
+    datamodule.seed = data_seed  # read by every loader made from now on
+
+
+def train_copy(
+    network: nn.Module,
+    masks: Mapping[str, torch.Tensor],
+    datamodule: pl.LightningDataModule,
+    run: Mapping[str, Any],
+    data_seed: int,
+    length: Length,
+) -> dict[str, torch.Tensor]:
+    """Train a deep copy of `network` (masks kept) on `data_seed`'s order; return its state.
+
+    Args:
+        network: the start weights (left unchanged).
+        masks: parameter name -> bool mask (True = kept); empty for a dense network.
+        run: the checkpoint's resolved run config (optim, sched, data.num_classes, trainer).
+    """
+    reseed(datamodule, data_seed)
+    pl.seed_everything(data_seed, workers=True, verbose=False)  # anything else random
+    classes = run["data"]["num_classes"]
+    module = Classifier(
+        copy.deepcopy(network).train(),
+        num_classes=classes,
+        optim=dict(run.get("optim") or {}),
+        sched=dict(run.get("sched") or {}),
+        run_config=dict(run),
+    )
+    callbacks = []
+    if masks:
+        fixed = MaskedTraining(parameters_to_prune=list(masks), plot=False)
+        fixed.masks = {name: mask.clone() for name, mask in masks.items()}
+        callbacks.append(fixed)
+    stored = run.get("trainer") or {}
+    trainer = pl.Trainer(
+        **{k: stored[k] for k in TRAINER_KEYS if k in stored},
+        **length.trainer_args(),
+        devices=1,
+        callbacks=callbacks,
+        logger=False,
+        enable_checkpointing=False,
+        enable_model_summary=False,
+        enable_progress_bar=False,
+        limit_val_batches=0,  # no validation: the path is measured on the test split afterwards
+        num_sanity_val_steps=0,
+        use_distributed_sampler=False,
+    )
+    trainer.fit(module, datamodule=datamodule)
+    return {k: v.detach().clone() for k, v in module.network.state_dict().items()}

@@ -1,0 +1,128 @@
+"""`prunelab-stability`: train two copies of a checkpoint's network on different data orders
+(same masks) and measure the test error along the line between them; write stability.json,
+stability.png and print a table."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from hydra.errors import InstantiationException
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from prunelab.allowlist import check_targets
+from prunelab.atomic import write_text
+from prunelab.errors import ConfigError
+from prunelab.export.checkpoint import read_checkpoint, restore_network
+from prunelab.export.evaluate import eval_run_config
+from prunelab.plotting.style import title
+from prunelab.plotting.titles import data_name, model_name
+from prunelab.pruning.masks import sparsity
+from prunelab.results import print_table
+from prunelab.stability.batchnorm import MODES
+from prunelab.stability.copies import Length, train_copy
+from prunelab.stability.errors_along import error_path, images_of, test_error
+from prunelab.stability.path import alphas, barrier, l2_distance
+from prunelab.stability.plot import path_figure
+
+
+def _seeds(given: Any) -> list[int]:
+    seeds = list(given) if isinstance(given, (list, tuple)) or OmegaConf.is_list(given) else []
+    if len(seeds) != 2 or not all(isinstance(s, int) and s >= 0 for s in seeds):
+        raise ConfigError(f"seeds={given}: give two data-order seeds, e.g. seeds=[1,2]")
+    return seeds
+
+
+def _datamodule(run: DictConfig):
+    check_targets(OmegaConf.to_container(run.data), "data", "the checkpoint's run config")
+    try:
+        return instantiate(run.data, _convert_="all")
+    except InstantiationException as exc:
+        raise ConfigError(str(exc.__cause__ or exc)) from exc
+
+
+def _options(cfg: DictConfig) -> tuple[Length, list[int], list[float]]:
+    if cfg.bn not in MODES:
+        raise ConfigError(f"bn={cfg.bn} is not one of {', '.join(MODES)}")
+    if cfg.bn_batches < 1 or (cfg.test_batches is not None and cfg.test_batches < 1):
+        raise ConfigError("bn_batches and test_batches must be positive (test_batches=null: all)")
+    try:
+        points = alphas(cfg.points)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
+    return Length(cfg.steps, cfg.epochs), _seeds(cfg.seeds), points
+
+
+def _distances(network, start, a, b, dense_path) -> dict[str, float]:
+    names = [name for name, _ in network.named_parameters()]
+    found = {
+        "copies": l2_distance(a, b, names),
+        "a_to_start": l2_distance(a, start, names),
+        "b_to_start": l2_distance(b, start, names),
+    }
+    if dense_path:
+        dense = read_checkpoint(dense_path).state_dict
+        if any(n not in dense or dense[n].shape != a[n].shape for n in names):
+            raise ConfigError(f"dense_ckpt={dense_path} holds another network than ckpt_path")
+        found["a_to_dense"] = l2_distance(a, dense, names)
+        found["b_to_dense"] = l2_distance(b, dense, names)
+    return found
+
+
+def stability(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
+    """Run the analysis of `cfg.ckpt_path`; write `<run_dir>/stability.json` and
+    `stability.png`, print the table, and return the results.
+
+    Raises:
+        CheckpointError: the checkpoint cannot be read or does not fit its model.
+        ConfigError: an option is invalid (length, seeds, points, bn mode, data).
+    """
+    started = time.perf_counter()
+    length, seeds, points = _options(cfg)
+    ckpt = read_checkpoint(cfg.ckpt_path)
+    run = eval_run_config(cfg, ckpt)
+    network = restore_network(ckpt, OmegaConf.to_container(run.model))
+    start = {k: v.clone() for k, v in network.state_dict().items()}
+    datamodule = _datamodule(run)
+    stored = OmegaConf.to_container(run)
+    a, b = (train_copy(network, ckpt.masks, datamodule, stored, s, length) for s in seeds)
+    datamodule.seed = run.data.get("seed", 0)  # BN batches: the run's own order, both copies
+    on_gpu = torch.cuda.is_available() and (stored.get("trainer") or {}).get("accelerator") != "cpu"
+    network.to("cuda" if on_gpu else "cpu")
+    recompute = cfg.bn == "recompute"
+    bn_images = images_of(datamodule.train_dataloader(), cfg.bn_batches) if recompute else []
+    errors = error_path(
+        network, a, b, points, datamodule.test_dataloader,
+        masks=ckpt.masks, bn=cfg.bn, bn_images=bn_images, test_limit=cfg.test_batches,
+    )  # fmt: skip
+    copy_errors = []
+    for state in (a, b):  # each copy as trained (its own BatchNorm statistics)
+        network.load_state_dict(state)
+        copy_errors.append(test_error(network, datamodule.test_dataloader(), cfg.test_batches))
+    results = {
+        "ckpt_path": str(ckpt.path),
+        "barrier": barrier(errors),
+        "alphas": points,
+        "errors": errors,
+        "copy_errors": copy_errors,
+        "distance": _distances(network, start, a, b, cfg.get("dense_ckpt")),
+        "seeds": seeds,
+        "steps": length.steps,
+        "epochs": length.epochs,
+        "bn": cfg.bn,
+        "sparsity": sparsity(ckpt.masks) if ckpt.masks else 0.0,
+        "wall_time_s": time.perf_counter() - started,
+    }
+    run_dir = Path(run_dir)
+    write_text(run_dir / "stability.json", json.dumps(results, indent=2) + "\n")
+    name = title("instability", model_name(stored), data_name(stored))
+    path_figure(points, errors, name, run_dir / "stability.png")
+    table = {k: v for k, v in results.items() if not isinstance(v, (list, dict))}
+    table.update({f"distance/{k}": v for k, v in results["distance"].items()})
+    table.update({f"error@{p:g}": e for p, e in zip(points, errors)})
+    print_table(table, title=f"stability  {ckpt.path}", run_dir=run_dir)
+    return results
