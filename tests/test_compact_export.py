@@ -163,3 +163,18 @@ def test_export_compact_writes_a_checkpoint_eval_rebuilds(name, tmp_path):
     images = torch.randn(4, *SHAPE)
     with torch.no_grad():
         torch.testing.assert_close(rebuilt(images), network(images), atol=1e-5, rtol=0)
+
+
+def test_a_multiple_keeps_whole_blocks_of_channels_and_the_logits():
+    """multiple=16 keeps some dead channels so each cut group keeps a multiple of 16: still exact,
+    and never more removed than without it."""
+    network = masked_network("vgg16")
+    _, free, _ = compact(network, SHAPE)
+    small, removal, plan = compact(network, SHAPE, multiple=16)
+    assert 0 < removal.count < free.count
+    for root, channels in removal.channels.items():
+        assert set(channels) <= set(free.channels[root])
+        assert plan["channels"][root] % 16 == 0, (root, plan["channels"][root])
+    images = torch.randn(4, *SHAPE)
+    with torch.no_grad():
+        torch.testing.assert_close(small(images), network(images), atol=1e-5, rtol=0)

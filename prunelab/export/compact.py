@@ -110,8 +110,12 @@ def _zero_columns(weight: torch.Tensor) -> torch.Tensor:
     return (weight.transpose(0, 1).reshape(weight.shape[1], -1) == 0).all(dim=1)
 
 
-def removable(network: nn.Module, input_shape: Sequence[int]) -> Removal:
-    """Which channels of an eval-mode (masked) network can be removed exactly (module docstring)."""
+def removable(network: nn.Module, input_shape: Sequence[int], multiple: int = 1) -> Removal:
+    """Which channels of an eval-mode (masked) network can be removed exactly (module docstring).
+
+    `multiple` > 1 removes fewer (keeps some dead channels, which is as exact) so that every cut
+    group keeps a multiple of `multiple` channels: CPU kernels work in blocks of 8 or 16 channels.
+    """
     graph = dependency_graph(network, input_shape)
     groups = [_members(network, g, graph) for g in graph.get_all_groups(root_module_types=LAYERS)]
     groups = [g for g in groups if g is not None and g[1]]  # skip option-A streams and outputs
@@ -134,7 +138,8 @@ def removable(network: nn.Module, input_shape: Sequence[int]) -> Removal:
             seen = inputs[name].transpose(0, 1)[idxs].reshape(width, -1)
             zero &= (seen == 0).all(dim=1).cpu()
         cut = (unread | zero).nonzero().flatten().tolist()
-        cut = cut[: width - 1]  # keep at least one channel: the layers must exist
+        keep = max(1, -(-(width - len(cut)) // multiple) * multiple)  # at least one channel
+        cut = cut[: max(0, width - keep)]
         if not cut:
             continue
         root = next(iter(producers))
@@ -145,14 +150,17 @@ def removable(network: nn.Module, input_shape: Sequence[int]) -> Removal:
     return removal
 
 
-def compact(network: nn.Module, input_shape: Sequence[int]) -> tuple[nn.Module, Removal, dict]:
-    """The physically smaller copy of an eval-mode masked network, with what went and its plan.
+def compact(
+    network: nn.Module, input_shape: Sequence[int], multiple: int = 1
+) -> tuple[nn.Module, Removal, dict]:
+    """The physically smaller copy of an eval-mode masked network, with what went and its plan
+    (`multiple`: see `removable`).
 
     Returns:
         (compact network in eval mode, the removal, a channel plan that rebuilds the compact
         shapes from the full-width model: `prunelab.pruning.channels.apply_plan`).
     """
-    removal = removable(network, input_shape)
+    removal = removable(network, input_shape, multiple)
     widths = layer_widths(network)
     small = copy.deepcopy(network).eval()
     graph = dependency_graph(small, input_shape)

@@ -32,8 +32,11 @@ def input_shape(ckpt: Checkpoint, size: int | None = None) -> tuple[int, int, in
     return (3, side, side)
 
 
-def write_compact(ckpt: Checkpoint, network: torch.nn.Module, out: Path, verify: bool) -> dict:
-    """Remove the dead channels of `network` (the checkpoint's, masks baked in), write `out`.
+def write_compact(
+    ckpt: Checkpoint, network: torch.nn.Module, out: Path, verify: bool, multiple: int = 1
+) -> dict:
+    """Remove the dead channels of `network` (the checkpoint's, masks baked in), write `out`;
+    `multiple`: keep whole blocks of channels (`prunelab.export.compact.removable`).
 
     Returns export.json's entries: channels removed (by reason), parameters and MACs before and
     after, and (if `verify`) the largest logit difference of the read-back file.
@@ -42,7 +45,7 @@ def write_compact(ckpt: Checkpoint, network: torch.nn.Module, out: Path, verify:
         RuntimeError: the file read back differs from the masked network by more than TOLERANCE.
     """
     shape = input_shape(ckpt)
-    small, removal, plan = compact(network, shape)
+    small, removal, plan = compact(network, shape, multiple)
     if ckpt.plan is not None:  # already narrow: the plan starts from the same full width
         plan["widths"] = dict(ckpt.plan["widths"])
     state = {PREFIX + k: v.detach().clone() for k, v in small.state_dict().items()}

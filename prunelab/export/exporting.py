@@ -103,7 +103,8 @@ def export(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         if cfg.get("verify", True):
             info.update(_verify_onnx(out, network, (3, size, size)))
     elif cfg.format == "compact":
-        info.update(write_compact(ckpt, network, out, verify=cfg.get("verify", True)))
+        multiple = int(cfg.get("multiple") or 1)
+        info.update(write_compact(ckpt, network, out, cfg.get("verify", True), multiple))
     else:
         info.update(_write_state(cfg.format, state, out, verify=cfg.get("verify", True)))
     info["bytes"] = out.stat().st_size
