@@ -36,9 +36,10 @@ def protocol(b: Budget) -> str:
         f"each level, wd 1e-4). IMP with one global magnitude threshold: level 0 is the dense "
         f"training, then {b.imp_levels} levels each pruning {b.imp_fraction:g} of the remaining "
         f"weights (two OpenLTH levels of 0.2 at a time), rewinding to step {b.rewind_step}. "
-        "Controls, same rewind point: random reinit (the IMP run's masks of every level, "
-        "`pruning.masks_from`, on a fresh initialization) and random prune (the same "
-        f"per-layer counts at random positions). {training_text(b)}."
+        "Controls, same rewind point, both from the IMP run's masks of every level "
+        "(`pruning.masks_from`): random reinit (those masks on a fresh initialization) and "
+        "random prune (each layer's mask shuffled: the IMP run's per-layer counts at random "
+        f"positions). {training_text(b)}."
     )
 
 
