@@ -5,16 +5,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
 from prunelab.plotting.style import new_figure, percent, save
 
 
-def path_figure(alphas: Sequence[float], errors: Sequence[float], title: str, path: Path) -> Path:
-    """Draw test error (percent) against the interpolation weight and write it atomically.
+def path_figure(alphas: Sequence[float], errors: Sequence[float], title: str) -> Figure:
+    """Test error (percent) against the interpolation weight, 0 = copy A to 1 = copy B.
 
-    The x axis runs from copy A (0) to copy B (1); the dashed line is the endpoints' mean, so
-    the height of the curve above it at its peak is the error barrier.
+    The dashed line is the endpoints' mean, so the curve's peak height above it is the barrier.
     """
     fig, ax = new_figure(5.6, 3.8)
     shown = [100 * e for e in errors]
@@ -26,4 +26,9 @@ def path_figure(alphas: Sequence[float], errors: Sequence[float], title: str, pa
     ax.set_xlim(0, 1)
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=8)
-    return save(fig, path)
+    return fig
+
+
+def draw_path(alphas: Sequence[float], errors: Sequence[float], title: str, path: Path) -> Path:
+    """Write `path_figure` to `path` atomically (its suffix names the format)."""
+    return save(path_figure(alphas, errors, title), path)

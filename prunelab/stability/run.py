@@ -27,7 +27,7 @@ from prunelab.stability.batchnorm import MODES
 from prunelab.stability.copies import Length, train_copy
 from prunelab.stability.errors_along import error_path, images_of, test_error
 from prunelab.stability.path import alphas, barrier, l2_distance
-from prunelab.stability.plot import path_figure
+from prunelab.stability.plot import draw_path
 
 
 def _seeds(given: Any) -> list[int]:
@@ -120,7 +120,7 @@ def stability(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     run_dir = Path(run_dir)
     write_text(run_dir / "stability.json", json.dumps(results, indent=2) + "\n")
     name = title("instability", model_name(stored), data_name(stored))
-    path_figure(points, errors, name, run_dir / "stability.png")
+    draw_path(points, errors, name, run_dir / "stability.png")
     table = {k: v for k, v in results.items() if not isinstance(v, (list, dict))}
     table.update({f"distance/{k}": v for k, v in results["distance"].items()})
     table.update({f"error@{p:g}": e for p, e in zip(points, errors)})
