@@ -65,7 +65,8 @@ def check_control(control: str, masks_from: str | None) -> None:
 
 def init_scheme(network: torch.nn.Module):
     """The network's own initialization, for `random_reinit`: its `reset_parameters` if it has
-    one, OpenLTH's for prunelab's CIFAR networks, else PyTorch's per-layer defaults (None)."""
+    one (CifarVGG: its `init`), OpenLTH's for the CIFAR ResNets, else PyTorch's per-layer
+    defaults (None)."""
     if callable(getattr(network, "reset_parameters", None)):
         return lambda net: net.reset_parameters()
     from prunelab.models import CifarResNet, CifarVGG, openlth_init_
