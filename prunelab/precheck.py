@@ -4,7 +4,7 @@ so that a typo is refused in about a second, as one line naming the closest vali
 from __future__ import annotations
 
 import difflib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -57,6 +57,20 @@ def _tree(overrides: Sequence[str]) -> DictConfig:
         if _is_pick(key, value):
             picks.append(f"{key}={value.split(',')[0]}")
     return compose(picks)
+
+
+def _swept_trees(overrides: Sequence[str]) -> Iterator[DictConfig]:
+    """The config trees of a sweep's other group options (`pruning/rule=magnitude,random`: the
+    tree with `random`), one option at a time: a key of any of them is a key of the sweep."""
+    for i, item in enumerate(overrides):
+        key, _, value = item.partition("=")
+        if not _is_pick(key, value):
+            continue
+        for option in value.split(",")[1:]:
+            try:
+                yield _tree([*overrides[:i], f"{key}={option}", *overrides[i + 1 :]])
+            except Exception:  # Hydra names a bad option
+                continue
 
 
 def cfg_choice(overrides: Sequence[str], group: str) -> str:
@@ -125,7 +139,7 @@ def check_keys(overrides: Sequence[str]) -> None:
     except Exception:  # a bad group option or grammar: Hydra (or check_overrides) names it
         return
     for key in dotted:
-        if _has(cfg, key):
+        if _has(cfg, key) or any(_has(other, key) for other in _swept_trees(overrides)):
             continue
         valid = [k for k in _keys(cfg) if not key.startswith(f"{k}.")]  # not its own parents
         close = difflib.get_close_matches(key, valid, n=1, cutoff=0.6)

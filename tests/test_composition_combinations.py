@@ -95,3 +95,11 @@ def test_a_conflict_exits_2_in_one_line_before_any_data_is_read(tmp_path):
         "the PQ index decides how much each level prunes; this schedule fixes the sparsity itself"
     ]
     assert not any(tmp_path.rglob("results.json"))
+
+
+def test_a_sweep_over_parts_is_checked_option_by_option():
+    check_keys(["pruning=gmp", "pruning/rule=magnitude,random", "pruning.rule.seed=3"])
+    with pytest.raises(ConfigError, match="pruning/rule=pq_index does not combine"):
+        check_keys(["pruning=gmp", "pruning/rule=magnitude,pq_index"])
+    with pytest.raises(ConfigError, match="pruning/after=regrw is not one of"):
+        check_keys(["pruning=gmp", "pruning/after=finetune,regrw"])
