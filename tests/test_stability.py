@@ -10,6 +10,7 @@ import pytest
 import pytorch_lightning as pl
 import torch
 from hydra.utils import instantiate
+from test_wandb_sweep import read_run
 
 from prunelab.config import compose
 from prunelab.export.checkpoint import read_checkpoint, restore_network
@@ -104,7 +105,8 @@ def run_cli(monkeypatch, capsys, *args):
 
 def test_command_writes_stability_json_and_refuses_in_one_line(ckpt, tmp_path, monkeypatch, capsys):
     out = tmp_path / "out"
-    status, err = run_cli(monkeypatch, capsys, f"ckpt_path={ckpt}", *QUICK, f"hydra.run.dir={out}")
+    args = (f"ckpt_path={ckpt}", *QUICK, "logger.wandb=true", f"hydra.run.dir={out}")
+    status, err = run_cli(monkeypatch, capsys, *args)
     assert status == 0, err
     written = json.loads((out / "stability.json").read_text())
     assert written["alphas"] == [0, 0.25, 0.5, 0.75, 1]
@@ -113,6 +115,12 @@ def test_command_writes_stability_json_and_refuses_in_one_line(ckpt, tmp_path, m
     assert [errors[0], errors[-1]] == written["copy_errors"]  # bn=keep: the copies as trained
     assert written["distance"]["copies"] > 0 and written["seeds"] == [1, 2]
     assert matplotlib.image.imread(out / "stability.png").shape[2] in (3, 4)
+    logged = read_run(out)  # the offline W&B run: summary and the path's table
+    assert logged["summary"]["stability/barrier"] == written["barrier"]
+    assert logged["summary"]["stability/distance/copies"] == written["distance"]["copies"]
+    (table,) = (logged["files"] / "media" / "table" / "stability").glob("path_table*.json")
+    rows = [list(point) for point in zip(written["alphas"], errors)]
+    assert json.loads(table.read_text())["data"] == rows
     good = f"ckpt_path={ckpt}"
     refusals = {  # the arguments, and what the one line must say
         (f"ckpt_path={tmp_path / 'missing.ckpt'}", "steps=2"): "missing.ckpt",

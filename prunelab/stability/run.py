@@ -28,6 +28,10 @@ from prunelab.stability.copies import Length, train_copy
 from prunelab.stability.errors_along import error_path, images_of, test_error
 from prunelab.stability.path import alphas, barrier, l2_distance
 from prunelab.stability.plot import draw_path
+from prunelab.stability.wandb_out import log_stability
+
+# The command's own settings (the rest of the config is the checkpoint's run).
+OPTIONS = ("ckpt_path", "steps", "epochs", "seeds", "points", "bn", "bn_batches", "test_batches")
 
 
 def _seeds(given: Any) -> list[int]:
@@ -120,7 +124,10 @@ def stability(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     run_dir = Path(run_dir)
     write_text(run_dir / "stability.json", json.dumps(results, indent=2) + "\n")
     name = title("instability", model_name(stored), data_name(stored))
-    draw_path(points, errors, name, run_dir / "stability.png")
+    figure = draw_path(points, errors, name, run_dir / "stability.png")
+    if cfg.logger.wandb:
+        options = {k: OmegaConf.to_container(cfg)[k] for k in OPTIONS}
+        log_stability(results, run_dir, name, {**stored, "stability": options}, cfg.logger, figure)
     table = {k: v for k, v in results.items() if not isinstance(v, (list, dict))}
     table.update({f"distance/{k}": v for k, v in results["distance"].items()})
     table.update({f"error@{p:g}": e for p, e in zip(points, errors)})
