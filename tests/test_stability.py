@@ -47,14 +47,15 @@ def ckpt(tmp_path_factory):
 
 @pytest.mark.parametrize("bn", ["keep", "recompute"])
 def test_identical_copies_have_no_barrier_and_no_distance(ckpt, tmp_path, bn):
-    cfg = compose_stability(
-        [f"ckpt_path={ckpt}", *QUICK, "seeds=[3,3]", f"bn={bn}", "bn_batches=2"]
-    )
+    same = ("seeds=[3,3]", f"bn={bn}", "bn_batches=2", f"dense_ckpt={ckpt}")
+    cfg = compose_stability([f"ckpt_path={ckpt}", *QUICK, *same])
     results = stability(cfg, tmp_path)
     assert results["barrier"] == 0
     assert results["distance"]["copies"] == 0
     assert len(set(results["errors"])) == 1  # one network at every point
-    assert results["distance"]["a_to_start"] == results["distance"]["b_to_start"] > 0
+    distance = results["distance"]
+    assert distance["a_to_start"] == distance["b_to_start"] > 0
+    assert distance["a_to_dense"] == pytest.approx(distance["a_to_start"])  # the start, here
     assert results["sparsity"] == pytest.approx(0.8, abs=1e-4)
 
 

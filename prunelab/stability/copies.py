@@ -25,8 +25,12 @@ from prunelab.module import Classifier
 
 # prunelab's data modules: a `seed` of shuffling and augmentation read when a loader is made.
 SEEDED_DATA = (InMemoryDataModule, ImageFolderDataModule)
-# The stored trainer settings a copy keeps (where and how precisely it runs).
-TRAINER_KEYS = ("accelerator", "precision", "deterministic")
+# The stored trainer settings a copy keeps: where and how precisely it runs, and how a step and
+# an epoch are made (`trainer.limit_train_batches=null` lifts a quick run's short epochs).
+TRAINER_KEYS = (
+    "accelerator", "precision", "deterministic",
+    "accumulate_grad_batches", "gradient_clip_val", "limit_train_batches",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -61,17 +61,25 @@ def _options(cfg: DictConfig) -> tuple[Length, list[int], list[float]]:
     return Length(cfg.steps, cfg.epochs), _seeds(cfg.seeds), points
 
 
-def _distances(network, start, a, b, dense_path) -> dict[str, float]:
+def _dense(path: str | None, network) -> dict[str, torch.Tensor] | None:
+    """The dense network's weights (`dense_ckpt`), read before any training, or None."""
+    if not path:
+        return None
+    dense = read_checkpoint(path).state_dict
+    names = {n: t.shape for n, t in network.named_parameters()}
+    if any(n not in dense or dense[n].shape != shape for n, shape in names.items()):
+        raise ConfigError(f"dense_ckpt={path} holds another network than ckpt_path")
+    return {n: dense[n] for n in names}
+
+
+def _distances(network, start, a, b, dense) -> dict[str, float]:
     names = [name for name, _ in network.named_parameters()]
     found = {
         "copies": l2_distance(a, b, names),
         "a_to_start": l2_distance(a, start, names),
         "b_to_start": l2_distance(b, start, names),
     }
-    if dense_path:
-        dense = read_checkpoint(dense_path).state_dict
-        if any(n not in dense or dense[n].shape != a[n].shape for n in names):
-            raise ConfigError(f"dense_ckpt={dense_path} holds another network than ckpt_path")
+    if dense is not None:
         found["a_to_dense"] = l2_distance(a, dense, names)
         found["b_to_dense"] = l2_distance(b, dense, names)
     return found
@@ -91,6 +99,7 @@ def stability(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     run = eval_run_config(cfg, ckpt)
     network = restore_network(ckpt, OmegaConf.to_container(run.model))
     start = {k: v.clone() for k, v in network.state_dict().items()}
+    dense = _dense(cfg.get("dense_ckpt"), network)
     datamodule = _datamodule(run)
     stored = OmegaConf.to_container(run)
     a, b = (train_copy(network, ckpt.masks, datamodule, stored, s, length) for s in seeds)
@@ -113,7 +122,7 @@ def stability(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         "alphas": points,
         "errors": errors,
         "copy_errors": copy_errors,
-        "distance": _distances(network, start, a, b, cfg.get("dense_ckpt")),
+        "distance": _distances(network, start, a, b, dense),
         "seeds": seeds,
         "steps": length.steps,
         "epochs": length.epochs,
