@@ -179,9 +179,29 @@ def composed(kinds: Mapping[str, str], node: Mapping[str, Any], common: dict[str
     return PruningMethod(parts.step_rule(rule), timing, action, start_rule=start, **common)
 
 
+NAMED = (
+    "prunelab.callbacks.GlobalMagnitudePruning", "prunelab.callbacks.GraNet",
+    "prunelab.callbacks.IterativeMagnitudePruning", "prunelab.callbacks.PQIndexPruning",
+    "prunelab.callbacks.RandomPruning", "prunelab.callbacks.SNIPPruning",
+)  # fmt: skip
+
+
+def _own_target(node: Mapping[str, Any]) -> type | None:
+    """A `_target_` that is none of the named methods nor a subclass of one (a user's own
+    callback): it is given the flat keys, as before parts existed. None otherwise."""
+    target = node.get("_target_")
+    if target is None or target in NAMED:
+        return None
+    custom = get_class(target)
+    return None if any(issubclass(custom, get_class(p)) for p in NAMED) else custom
+
+
 def build(node: dict[str, Any]) -> Any:
     """The callback of a resolved pruning node that names its parts (`name` already removed):
     the named method those parts make, else their composition on the shared adapters."""
+    own = _own_target(node)
+    if own is not None:
+        return own(**{k: v for k, v in node.items() if k not in (*PARTS, "_target_")})
     kinds = kinds_of(node)
     check_combination(kinds)
     common = {k: node[k] for k in COMMON if k in node}
@@ -189,13 +209,23 @@ def build(node: dict[str, Any]) -> Any:
         raise ConfigError(
             "pruning.masks_from replays an earlier run's levels: it needs pruning/schedule=levels"
         )
+    if node["rule"].get("pattern") is not None and kinds["schedule"] != "one_shot":
+        raise ConfigError(
+            f"pruning.pattern={node['rule']['pattern']} needs pruning/schedule=one_shot: N of "
+            "every M cannot hold at the intermediate sparsities of cubic or levels"
+        )
     found = named(kinds, node)
     if found is None:
         return composed(kinds, node, common)
     path, args = found
     cls, target = get_class(path), node.get("_target_")
-    if target is not None and target != path and issubclass(get_class(target), cls):
-        cls = get_class(target)  # a subclass of the named method given as the preset's target
+    if target is not None and target != path:  # a subclass of a named method as the target
+        custom = get_class(target)
+        if not issubclass(custom, cls):
+            raise ConfigError(
+                f"pruning._target_={target} is not a {cls.__name__}, which these parts make"
+            )
+        cls = custom
     if kinds["schedule"] != "levels":
         common = {k: v for k, v in common.items() if k not in LEVEL_ONLY}
     return cls(**args, **common)

@@ -103,3 +103,12 @@ def test_a_sweep_over_parts_is_checked_option_by_option():
         check_keys(["pruning=gmp", "pruning/rule=magnitude,pq_index"])
     with pytest.raises(ConfigError, match="pruning/after=regrw is not one of"):
         check_keys(["pruning=gmp", "pruning/after=finetune,regrw"])
+
+
+def test_the_target_is_honoured_or_refused():
+    own = build(["pruning=gmp", "pruning._target_=builtins.dict"])  # a user's own callback
+    assert isinstance(own, dict) and own["sparsity"] == 0.9 and "rule" not in own
+    with pytest.raises(ConfigError, match="is not a IterativeMagnitudePruning"):
+        build(["pruning=imp", "pruning._target_=prunelab.callbacks.GlobalMagnitudePruning"])
+    with pytest.raises(ConfigError, match="pattern=2:4 needs pruning/schedule=one_shot"):
+        build(["pruning=gmp", "pruning.pattern=2:4", "pruning.sparsity=0.5"])
