@@ -13,11 +13,14 @@ from hydra.utils import instantiate
 from test_wandb_sweep import read_run
 
 from prunelab.config import compose
+from prunelab.errors import ConfigError
 from prunelab.export.checkpoint import read_checkpoint, restore_network
 from prunelab.module import Classifier
+from prunelab.pruning.masks import sparsity
 from prunelab.stability import alphas, error_path, interpolate
 from prunelab.stability.cli import compose as compose_stability
 from prunelab.stability.copies import Length, train_copy
+from prunelab.stability.level import level_start, rewind_snapshot
 from prunelab.stability.run import stability
 from prunelab.train import train
 
@@ -135,3 +138,38 @@ def test_command_writes_stability_json_and_refuses_in_one_line(ckpt, tmp_path, m
         lines = err.strip().splitlines()
         assert status == 2 and len(lines) == 1, (args, err[-2000:])
         assert lines[0].startswith("prunelab-stability: error: ") and message in lines[0], args
+
+
+@pytest.fixture(scope="module")
+def imp_ckpt(tmp_path_factory):
+    """An IMP run of 2 levels rewinding to step 1: a rewind snapshot and masks/level<L>.pt."""
+    run_dir = tmp_path_factory.mktemp("imp")
+    imp = ("pruning=imp", "pruning.levels=2", "pruning.epochs_per_level=1", "pruning.rewind=step:1")
+    train(compose([*RUN[1:-2], "trainer.limit_train_batches=2", *imp]), run_dir)
+    return run_dir / "checkpoints" / "last.ckpt"
+
+
+def test_level_start_is_the_rewind_snapshot_with_that_levels_masks(imp_ckpt, ckpt, tmp_path):
+    final = read_checkpoint(imp_ckpt)
+    snapshot = rewind_snapshot(imp_ckpt)
+    state, masks = level_start(imp_ckpt, 2)
+    assert masks.keys() == final.masks.keys()  # the last level's file = the callback's masks
+    assert all(torch.equal(masks[n], final.masks[n]) for n in masks)
+    for name, tensor in state.items():
+        mask = masks.get(name, torch.ones_like(tensor, dtype=torch.bool))
+        assert torch.equal(tensor[mask], snapshot[name][mask]), name
+        assert not tensor[~mask].any(), name
+    assert not torch.equal(state["fc.weight"], final.state_dict["fc.weight"])  # not the end
+    first, first_masks = level_start(imp_ckpt, 1)  # nested: level 1 keeps more weights
+    assert all(not first[n][~m].any() for n, m in first_masks.items())
+    assert all(not (masks[n] & ~first_masks[n]).any() for n in masks)
+    kept = [sum(int(m.sum()) for m in each.values()) for each in (masks, first_masks)]
+    assert kept[0] < kept[1]
+    args = [f"ckpt_path={imp_ckpt}", "level=2", "steps=2", "points=3", "test_batches=2"]
+    results = stability(compose_stability(args), tmp_path)
+    assert results["level"] == 2
+    assert results["sparsity"] == pytest.approx(sparsity(final.masks))
+    with pytest.raises(ConfigError, match="masks/level3.pt does not exist"):
+        level_start(imp_ckpt, 3)
+    with pytest.raises(ConfigError, match="keeps no rewind point"):
+        level_start(ckpt, 1)

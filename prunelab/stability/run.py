@@ -26,12 +26,15 @@ from prunelab.results import print_table
 from prunelab.stability.batchnorm import MODES
 from prunelab.stability.copies import Length, train_copy
 from prunelab.stability.errors_along import error_path, images_of, test_error
+from prunelab.stability.level import level_start
 from prunelab.stability.path import alphas, barrier, l2_distance
 from prunelab.stability.plot import draw_path
 from prunelab.stability.wandb_out import log_stability
 
 # The command's own settings (the rest of the config is the checkpoint's run).
-OPTIONS = ("ckpt_path", "steps", "epochs", "seeds", "points", "bn", "bn_batches", "test_batches")
+OPTIONS = (
+    "ckpt_path", "level", "steps", "epochs", "seeds", "points", "bn", "bn_batches", "test_batches",
+)  # fmt: skip
 
 
 def _seeds(given: Any) -> list[int]:
@@ -98,11 +101,15 @@ def stability(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     ckpt = read_checkpoint(cfg.ckpt_path)
     run = eval_run_config(cfg, ckpt)
     network = restore_network(ckpt, OmegaConf.to_container(run.model))
+    masks = ckpt.masks
+    if cfg.get("level") is not None:  # an IMP level's subnetwork at the rewind point
+        state, masks = level_start(ckpt.path, cfg.level)
+        network.load_state_dict(state, strict=True)
     start = {k: v.clone() for k, v in network.state_dict().items()}
     dense = _dense(cfg.get("dense_ckpt"), network)
     datamodule = _datamodule(run)
     stored = OmegaConf.to_container(run)
-    a, b = (train_copy(network, ckpt.masks, datamodule, stored, s, length) for s in seeds)
+    a, b = (train_copy(network, masks, datamodule, stored, s, length) for s in seeds)
     datamodule.seed = run.data.get("seed", 0)  # BN batches: the run's own order, both copies
     on_gpu = torch.cuda.is_available() and (stored.get("trainer") or {}).get("accelerator") != "cpu"
     network.to("cuda" if on_gpu else "cpu")
@@ -110,7 +117,7 @@ def stability(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     bn_images = images_of(datamodule.train_dataloader(), cfg.bn_batches) if recompute else []
     errors = error_path(
         network, a, b, points, datamodule.test_dataloader,
-        masks=ckpt.masks, bn=cfg.bn, bn_images=bn_images, test_limit=cfg.test_batches,
+        masks=masks, bn=cfg.bn, bn_images=bn_images, test_limit=cfg.test_batches,
     )  # fmt: skip
     copy_errors = []
     for state in (a, b):  # each copy as trained (its own BatchNorm statistics)
@@ -127,7 +134,8 @@ def stability(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         "steps": length.steps,
         "epochs": length.epochs,
         "bn": cfg.bn,
-        "sparsity": sparsity(ckpt.masks) if ckpt.masks else 0.0,
+        "level": cfg.get("level"),
+        "sparsity": sparsity(masks) if masks else 0.0,
         "wall_time_s": time.perf_counter() - started,
     }
     run_dir = Path(run_dir)
