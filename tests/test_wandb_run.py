@@ -1,6 +1,6 @@
 """W&B used as W&B, read back from the `.wandb` files of an offline 2-job sweep: each run named
 after its swept value, tagged and typed by its method, with the learning rate, one per-layer
-density table per mask change and the results in its summary."""
+density table per mask change, the results in its summary and the checkpoint as an artifact."""
 
 import csv
 import json
@@ -28,12 +28,15 @@ def _items(items) -> dict:
 def read_run(run_dir: Path) -> dict:
     """The run record's identity, the summary and every history row of an offline W&B run."""
     (log,) = run_dir.glob("wandb/offline-run-*/run-*.wandb")
-    run: dict = {"summary": {}, "history": [], "files": log.parent / "files"}
+    run: dict = {"summary": {}, "history": [], "files": log.parent / "files", "artifacts": {}}
     for record in wandb_records(log):
         kind = record.WhichOneof("record_type")
         if kind == "run":
             r = record.run
-            run.update(name=r.display_name, job_type=r.job_type, tags=list(r.tags))
+            run.update(id=r.run_id, name=r.display_name, job_type=r.job_type, tags=list(r.tags))
+        elif kind == "artifact":
+            files = [entry.path for entry in record.artifact.manifest.contents]
+            run["artifacts"][record.artifact.name] = (record.artifact.type, files)
         elif kind == "summary":
             run["summary"].update(_items(record.summary.update))
         elif kind == "history":
@@ -55,7 +58,7 @@ def test_swept_keys_and_names_pick_the_swept_values_only():
 @pytest.mark.slow
 def test_a_sweep_logs_names_tags_lr_layer_tables_and_results(tmp_path):
     args = ["-m", "seed=0,1", "pruning=gmp", "pruning.frequency=1", "logger=wandb"]
-    args += ["logger.tags=[smoke]", *TINY, "trainer.log_every_n_steps=1"]
+    args += ["logger.tags=[smoke]", "logger.log_model=true", *TINY, "trainer.log_every_n_steps=1"]
     args += [f"paths.runs_dir={tmp_path}"]
     proc = run_cli(*args)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -92,6 +95,7 @@ def test_a_sweep_logs_names_tags_lr_layer_tables_and_results(tmp_path):
             }
         )
 
+        assert run["artifacts"][f"model-{run['id']}"] == ("model", ["last.ckpt"])
         results = json.loads((job / "results.json").read_text())
         for key in ("test/acc", "sparsity", "params/nonzero", "macs/nonzero"):
             assert run["summary"][key] == results[key], key
