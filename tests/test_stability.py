@@ -131,6 +131,8 @@ def test_command_writes_stability_json_and_refuses_in_one_line(ckpt, tmp_path, m
         (good, "steps=2", "epochs=1"): "steps=N or epochs=N, not both",
         (good, "steps=2", "seeds=[1]"): "give two data-order seeds",
         (good, "steps=2", "bn=mean"): "bn=mean is not one of keep, recompute",
+        (good, "steps=2", "points=1"): "points=1 must be at least 2",
+        (good, "steps=2", "test_batches=all"): "test_batches=all must be an integer",
         ("steps=2",): "ckpt_path=PATH is required",
     }
     for args, message in refusals.items():

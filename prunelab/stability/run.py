@@ -52,16 +52,22 @@ def _datamodule(run: DictConfig):
         raise ConfigError(str(exc.__cause__ or exc)) from exc
 
 
+def _count(cfg: DictConfig, key: str, minimum: int) -> None:
+    value = cfg[key]
+    if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+        raise ConfigError(f"{key}={value} must be an integer")
+    if value is not None and value < minimum:
+        raise ConfigError(f"{key}={value} must be at least {minimum}")
+
+
 def _options(cfg: DictConfig) -> tuple[Length, list[int], list[float]]:
     if cfg.bn not in MODES:
         raise ConfigError(f"bn={cfg.bn} is not one of {', '.join(MODES)}")
-    if cfg.bn_batches < 1 or (cfg.test_batches is not None and cfg.test_batches < 1):
-        raise ConfigError("bn_batches and test_batches must be positive (test_batches=null: all)")
-    try:
-        points = alphas(cfg.points)
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from exc
-    return Length(cfg.steps, cfg.epochs), _seeds(cfg.seeds), points
+    for key, minimum in (("points", 2), ("bn_batches", 1), ("test_batches", 1), ("level", 1)):
+        _count(cfg, key, minimum)
+    if cfg.points is None or cfg.bn_batches is None:
+        raise ConfigError("points and bn_batches must be integers (test_batches=null: all)")
+    return Length(cfg.steps, cfg.epochs), _seeds(cfg.seeds), alphas(cfg.points)
 
 
 def _dense(path: str | None, network) -> dict[str, torch.Tensor] | None:
