@@ -4,8 +4,8 @@ import csv
 
 import pytest
 import torch
-from hydra.utils import instantiate
 
+from prunelab.building import build_pruning
 from prunelab.callbacks.imp import IterativeMagnitudePruning
 from prunelab.config import compose
 from prunelab.errors import ConfigError
@@ -44,7 +44,7 @@ def test_configs_and_openlth_experiments_compose():
         assert cfg.optim.lr == 0.1 and cfg.optim.momentum == 0.9 and cfg.optim.weight_decay == 1e-4
         assert list(cfg.sched.milestones) == [0.5, 0.75] and cfg.sched.gamma == 0.1
         assert cfg.data.batch_size == 128 and cfg.pruning.epochs_per_level == 160
-        imp = instantiate({k: v for k, v in cfg.pruning.items() if k != "name"})
+        (imp,) = build_pruning(cfg.pruning)  # the preset names its parts: prunelab builds it
         assert imp.planned_epochs == (cfg.pruning.levels + 1) * 160
         kept = prunable_parameters(net, imp.exclude)
         assert ("fc.weight" in kept) == (name == "resnet20")  # OpenLTH's VGG keeps fc dense
