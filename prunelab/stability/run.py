@@ -110,7 +110,12 @@ def stability(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     masks = ckpt.masks
     if cfg.get("level") is not None:  # an IMP level's subnetwork at the rewind point
         state, masks = level_start(ckpt.path, cfg.level)
-        network.load_state_dict(state, strict=True)
+        try:
+            network.load_state_dict(state, strict=True)
+        except RuntimeError as exc:
+            first = str(exc).strip().splitlines()[0]
+            message = f"level={cfg.level}: the rewind snapshot does not fit the network: {first}"
+            raise ConfigError(message) from exc
     start = {k: v.clone() for k, v in network.state_dict().items()}
     dense = _dense(cfg.get("dense_ckpt"), network)
     datamodule = _datamodule(run)
