@@ -66,3 +66,17 @@ def test_cli_refuses_a_checkpoint_it_cannot_rebuild_in_one_line(tmp_path, monkey
         assert exit_info.value.code == 2
         (line,) = capsys.readouterr().err.strip().splitlines()
         assert line.startswith("prunelab-bench: error: ckpt_path=") and words in line
+
+
+def test_multiple_times_a_compact_form_of_whole_channel_blocks(ckpt, tmp_path):
+    """multiple=4: 8 - 3 = 5 live channels round up to 8, nothing cut; multiple=5 cuts all 3."""
+    params = {}
+    for multiple in (4, 5):
+        args = [f"ckpt_path={ckpt}", "batch_sizes=[2]", "repeats=2", "warmup=1", "device=cpu"]
+        cfg = compose_command("bench", [*args, f"multiple={multiple}"])
+        record = bench(cfg, tmp_path / str(multiple))
+        assert record["multiple"] == multiple
+        params[multiple] = record["forms"]["compact"]["params"]
+        full = record["forms"]["checkpoint"]["params"]
+    assert params[4] == full
+    assert params[5] == full - (DEAD * 4 * 9 + 2 * DEAD + 8 * DEAD * 9)

@@ -31,11 +31,12 @@ from prunelab.export.compact import compact
 BLOCK_SECONDS = 0.05  # each repetition runs the network this long at least (calls averaged)
 
 
-def forms(ckpt: Checkpoint, input_shape: Sequence[int]) -> dict[str, nn.Module]:
-    """The networks to time, by form name (module docstring), in eval mode."""
+def forms(ckpt: Checkpoint, input_shape: Sequence[int], multiple: int = 1) -> dict[str, nn.Module]:
+    """The networks to time, by form name (module docstring), in eval mode; `multiple`: the
+    compact form keeps whole blocks of this many channels (`prunelab.export.compact.removable`)."""
     restored = restore_network(ckpt)
     dense = fresh_network(ckpt.config["model"], f"ckpt_path={ckpt.path}").eval()
-    small, _, _ = compact(restored, input_shape)
+    small, _, _ = compact(restored, input_shape, multiple)
     return {"dense": dense, "checkpoint": restored, "compact": small}
 
 

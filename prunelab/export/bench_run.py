@@ -79,7 +79,7 @@ def bench(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     shape = input_shape(ckpt, cfg.get("input_size"))
     threads = int(cfg.threads or torch.get_num_threads())
     torch.set_num_threads(threads)
-    networks = forms(ckpt, shape)
+    networks = forms(ckpt, shape, int(cfg.multiple))
     timed = {n: prepare(m, device, cfg.channels_last, cfg.fuse_bn) for n, m in networks.items()}
     measured = {
         b: time_forms(timed, shape, b, cfg.repeats, cfg.warmup, threads, device, cfg.channels_last)
@@ -94,6 +94,7 @@ def bench(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         "input_shape": list(shape),
         "channels_last": bool(cfg.channels_last),
         "fuse_bn": bool(cfg.fuse_bn),
+        "multiple": int(cfg.multiple),
         "forms": summary(networks, measured, shape),
     }
     run_dir = Path(run_dir)

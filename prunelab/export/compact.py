@@ -75,15 +75,18 @@ def _members(network: nn.Module, group, graph) -> tuple[dict, dict] | None:
 
 
 @torch.no_grad()
-def _consumer_inputs(
+def _live_inputs(
     network: nn.Module, names: Sequence[str], input_shape: Sequence[int]
 ) -> dict[str, torch.Tensor]:
-    """The input each named layer receives on a random probe batch (eval mode)."""
+    """Per named layer, which input channels were not exactly 0 on a random probe batch (eval
+    mode), over every call of the layer."""
     seen: dict[str, torch.Tensor] = {}
 
     def record(name: str):
         def hook(_module, inputs) -> None:  # returns None: the input is passed on unchanged
-            seen.setdefault(name, inputs[0].detach())
+            x = inputs[0].detach()
+            live = (x.transpose(0, 1).reshape(x.shape[1], -1) != 0).any(dim=1).cpu()
+            seen[name] = seen[name] | live if name in seen else live
 
         return hook
 
@@ -120,7 +123,7 @@ def removable(network: nn.Module, input_shape: Sequence[int], multiple: int = 1)
     groups = [_members(network, g, graph) for g in graph.get_all_groups(root_module_types=LAYERS)]
     groups = [g for g in groups if g is not None and g[1]]  # skip option-A streams and outputs
     readers = sorted({n for _, consumers in groups for n in consumers})
-    inputs = _consumer_inputs(network, readers, input_shape)
+    live = _live_inputs(network, readers, input_shape)
     removal = Removal()
     for producers, consumers in groups:
         widths = {len(i) for i in (*producers.values(), *consumers.values())}
@@ -135,8 +138,7 @@ def removable(network: nn.Module, input_shape: Sequence[int], multiple: int = 1)
         for name, idxs in producers.items():
             zero &= _zero_rows(layer[name].weight)[idxs].cpu()
         for name, idxs in consumers.items():
-            seen = inputs[name].transpose(0, 1)[idxs].reshape(width, -1)
-            zero &= (seen == 0).all(dim=1).cpu()
+            zero &= ~live[name][idxs]
         cut = (unread | zero).nonzero().flatten().tolist()
         keep = max(1, -(-(width - len(cut)) // multiple) * multiple)  # at least one channel
         cut = cut[: max(0, width - keep)]
