@@ -157,6 +157,10 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
         results.setdefault(key, value)
     results["wall_time_s"] = time.perf_counter() - started
     if trainer.is_global_zero:
+        if cfg.get("bench"):  # inference speed of the forms of the final weights: bench.json
+            from prunelab.export.bench_run import bench_finished_run
+
+            results.update(bench_finished_run(run_dir))
         write_results(run_dir / "results.json", results)
         # The last validation's figures repeat the test's when validation is the test split.
         shown = {k: v for k, v in results.items() if held_out(cfg) or k not in validated}

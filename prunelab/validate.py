@@ -116,6 +116,9 @@ def validate(cfg: DictConfig) -> None:
     _number(cfg, "trainer.gradient_clip_val", 0)
     _number(cfg, "pruning.frequency", 1, integer=True)
     _trainer(cfg.get("trainer") or {})
+    for key in ("test_after_fit", "bench", "overwrite"):
+        if not isinstance(cfg.get(key, False), bool):
+            raise ConfigError(f"{key}={cfg.get(key)!r} must be true or false")
     for i, beta in enumerate(cfg.optim.get("betas") or []):
         _check(f"optim.betas[{i}]", beta, 0, 1, open_high=True)
     from prunelab.optim import OPTIMIZERS, SCHEDULES  # imports torch: after the quick checks

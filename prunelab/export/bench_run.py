@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 from rich.table import Table
 
@@ -102,3 +102,26 @@ def bench(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     write_text(run_dir / "bench.json", json.dumps(record, indent=2) + "\n")
     print_bench(record)
     return record
+
+
+def bench_finished_run(run_dir: Path) -> dict[str, float]:
+    """`bench=true` of a training run: time its last checkpoint's forms with conf/bench.yaml's
+    settings, write bench.json beside results.json and return the figures for results.json,
+    `bench/<form>/speedup@<batch>` and `bench/<form>/ms@<batch>` (median latency)."""
+    from prunelab.config import config_dir
+
+    settings = OmegaConf.load(config_dir() / "bench.yaml")
+    for key in ("defaults", "hydra"):
+        settings.pop(key, None)
+    settings.ckpt_path = str(Path(run_dir) / "checkpoints" / "last.ckpt")
+    threads = torch.get_num_threads()
+    try:
+        record = bench(settings, run_dir)
+    finally:
+        torch.set_num_threads(threads)  # the run's own setting, for whatever follows
+    figures: dict[str, float] = {}
+    for form, entry in record["forms"].items():
+        for batch, timing in entry["batches"].items():
+            figures[f"bench/{form}/speedup@{batch}"] = timing["speedup"]
+            figures[f"bench/{form}/ms@{batch}"] = timing["latency_ms"]
+    return figures
