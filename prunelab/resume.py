@@ -24,6 +24,7 @@ from prunelab.errors import ConfigError
 MAY_DIFFER = (
     "ckpt_path",
     "overwrite",
+    "bench",
     "logger",
     "paths",
     "data.root",
