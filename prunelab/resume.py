@@ -40,7 +40,6 @@ MAY_GROW = ("trainer.max_epochs", "trainer.max_steps", "trainer.max_time")
 # Config groups named in the refusal of a continuation that changes them.
 KINDS = {"data": "data", "model": "model", "pruning": "pruning method", "optim": "optimizer"}
 MULTIRUN = ("-m", "--multirun")
-ABSENT = "<absent>"
 SHOWN = 6  # differences named in the refusal; more are counted
 _kept: dict[Path, bytes] = {}  # Hydra's record of the run in the target folder, before Hydra ran
 
@@ -160,15 +159,14 @@ def flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 def differences(
     stored: Mapping[str, Any], config: Mapping[str, Any], may_differ: Sequence[str] = MAY_DIFFER
 ) -> list[str]:
-    """`key=new (ran with old)` for every key whose value differs, except those `may_differ`."""
+    """`key=new (ran with old)` for every key both configs hold whose value differs, except those
+    `may_differ`. A key only one side holds is a change of prunelab's config tree between versions
+    (a new group such as `structure`, a flat key become parts), not of the run: a checkpoint of an
+    earlier version resumes; its run's settings are still compared key by key."""
     old, new = flatten(stored), flatten(config)
     free = tuple(f"{m}." for m in may_differ)
-    kept = [k for k in {**old, **new} if k not in may_differ and not k.startswith(free)]
-    return [
-        f"{k}={new.get(k, ABSENT)} (ran with {old.get(k, ABSENT)})"
-        for k in kept
-        if old.get(k, ABSENT) != new.get(k, ABSENT)
-    ]
+    kept = [k for k in old if k in new and k not in may_differ and not k.startswith(free)]
+    return [f"{k}={new[k]} (ran with {old[k]})" for k in kept if old[k] != new[k]]
 
 
 def stored_config(ckpt_path: str | Path) -> dict | None:
