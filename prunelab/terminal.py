@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -75,14 +75,16 @@ class CompactProgressBar(RichProgressBar):
         ]
 
     def get_metrics(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> dict[str, Any]:
-        found = {**trainer.progress_bar_metrics, **_floats(trainer.callback_metrics)}
-        return {short: found[key] for key, short in BAR_METRICS.items() if key in found}
-
-
-def _floats(metrics: Mapping[str, Any]) -> dict[str, float]:
-    """The one-number tensors of `metrics` as floats, three decimals (a bar has little room)."""
-    numbers = {k: v for k, v in metrics.items() if isinstance(v, Tensor) and v.numel() == 1}
-    return {k: round(float(v), 3) for k, v in numbers.items()}
+        """The figures of `BAR_METRICS` only (three decimals: a bar has little room); called at
+        every refresh, so no other metric is read (on a GPU, reading one waits for it)."""
+        shown: dict[str, Any] = {}
+        for key, short in BAR_METRICS.items():
+            value = trainer.callback_metrics.get(key)
+            if isinstance(value, Tensor) and value.numel() == 1:
+                shown[short] = round(float(value), 3)
+            elif key in trainer.progress_bar_metrics:
+                shown[short] = trainer.progress_bar_metrics[key]
+        return shown
 
 
 def few_updates(method: PruningMethod) -> str | None:

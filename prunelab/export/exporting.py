@@ -15,7 +15,7 @@ from omegaconf import DictConfig
 from prunelab.atomic import atomic_write, save_torch, write_text
 from prunelab.errors import ConfigError
 from prunelab.export.checkpoint import read_checkpoint, restore_network
-from prunelab.export.compact_export import write_compact
+from prunelab.export.compact_export import input_shape, write_compact
 from prunelab.export.onnx_io import check_onnx, export_onnx, onnx_max_error
 from prunelab.export.safetensors_io import load_safetensors_sparse, save_safetensors_sparse
 from prunelab.export.sparse import bit_equal, load_sparse, save_sparse
@@ -97,11 +97,10 @@ def export(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     out.parent.mkdir(parents=True, exist_ok=True)
     info: dict[str, Any] = {"format": cfg.format, "file": str(out), "ckpt_path": str(ckpt.path)}
     if cfg.format == "onnx":
-        size = int(cfg.get("input_size") or ckpt.config.get("data", {}).get("image_size") or 32)
-        opset = int(cfg.get("opset", 17))
-        atomic_write(out, lambda tmp: export_onnx(network, (3, size, size), tmp, opset=opset))
+        shape, opset = input_shape(ckpt, cfg.get("input_size")), int(cfg.get("opset", 17))
+        atomic_write(out, lambda tmp: export_onnx(network, shape, tmp, opset=opset))
         if cfg.get("verify", True):
-            info.update(_verify_onnx(out, network, (3, size, size)))
+            info.update(_verify_onnx(out, network, shape))
     elif cfg.format == "compact":
         multiple = int(cfg.get("multiple") or 1)
         info.update(write_compact(ckpt, network, out, cfg.get("verify", True), multiple))
