@@ -11,12 +11,14 @@ from prunelab.building import build_methods
 from prunelab.config import choices, compose
 
 SAMPLE = SHARED_DATA / "imagenet-sample"
-# preset -> (its method, epochs of the whole run, images per GPU, label smoothing)
+# preset -> (its method, epochs of the whole run, images per GPU, GPUs, label smoothing), as the
+# authors' code ran it: GraNet's README (2 x 64), GlobalMP's prune_withMT.py (256 in all),
+# OpenLTH's imagenet_resnet_50 hparams (1,024 in all).
 PRESETS = {
-    "imagenet_granet_resnet50": ("GraNet", 100, 64, 0.1),
-    "imagenet_granet_resnet50_s2s": ("GraNet", 100, 64, 0.1),
-    "imagenet_global_magnitude_resnet50": ("GlobalMagnitudePruning", 120, 64, 0.1),
-    "imagenet_lth_resnet50": ("IterativeMagnitudePruning", 8 * 90, 256, 0.0),
+    "imagenet_granet_resnet50": ("GraNet", 100, 64, 2, 0.1),
+    "imagenet_granet_resnet50_s2s": ("GraNet", 100, 64, 2, 0.1),
+    "imagenet_global_magnitude_resnet50": ("GlobalMagnitudePruning", 120, 64, 4, 0.1),
+    "imagenet_lth_resnet50": ("IterativeMagnitudePruning", 8 * 90, 256, 4, 0.0),
 }
 # What one step on the sample needs besides the preset: a run that short, and no trained model.
 ONE_STEP = {
@@ -38,8 +40,9 @@ def test_a_preset_composes_with_ddp_and_slurm_and_builds(preset):
         f"experiment={preset}", "trainer=ddp", "hydra/launcher=slurm", "data.root=/datasets/in1k",
         "model.init_from=/models/dense.ckpt",
     ])  # fmt: skip
-    method, epochs, batch, smoothing = PRESETS[preset]
+    method, epochs, batch, gpus, smoothing = PRESETS[preset]
     assert cfg.trainer.max_epochs == epochs and cfg.data.batch_size == batch
+    assert cfg.trainer.devices == gpus  # the preset's GPU count wins over trainer=ddp's
     assert cfg.optim.get("label_smoothing", 0.0) == smoothing
     assert cfg.model.arch == "resnet50" and cfg.data.num_classes == 1000
     assert cfg.trainer.strategy == "ddp"
@@ -56,6 +59,7 @@ def test_a_preset_runs_one_step_on_the_imagenet_sample(preset, run_prunelab):
         f"experiment={preset}", f"data.root={SAMPLE}", "data.batch_size=2", "data.num_workers=0",
         "data.image_size=64", "data.resize_size=73",  # seconds on one CPU core, same code path
         "trainer.max_epochs=1", "trainer.limit_train_batches=1", "trainer.limit_val_batches=0",
+        "trainer.devices=1",  # one CPU process, not the preset's GPU count
         "test_after_fit=false", *ONE_STEP[preset],
     ])  # fmt: skip
     assert results["params/total"] > 20e6  # the full-width ResNet-50
