@@ -5,6 +5,11 @@ A copy is prunelab's own `Classifier` with the run's optimizer and schedule, the
 by a `MaskedTraining` callback (pruned weights and their momentum stay exactly 0), and the data
 module's shuffling and augmentation seed set to the copy's `data_seed` after its split was made
 with the run's seed, so every copy trains on the same images in another order.
+
+The learning-rate schedule: given a `Resume(step=K, epochs=E)` (an IMP level at its rewind point
+K), a copy follows the run's schedule as the level does, spanning E epochs of its data and
+starting at optimizer step K (`ScheduleFrom`, the same closed-form positioning as IMP's rewind);
+without one, the schedule starts afresh and spans the copy's own training.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ from prunelab.callbacks.masked import MaskedTraining
 from prunelab.data import ImageFolderDataModule, InMemoryDataModule
 from prunelab.errors import ConfigError
 from prunelab.module import Classifier
+from prunelab.optim import build_scheduler
+from prunelab.pruning.rewind import schedule_lrs
 
 # prunelab's data modules: a `seed` of shuffling and augmentation read when a loader is made.
 SEEDED_DATA = (InMemoryDataModule, ImageFolderDataModule)
@@ -54,6 +61,36 @@ class Length:
         return {"max_epochs": self.epochs}
 
 
+@dataclass(frozen=True)
+class Resume:
+    """Where the copies' learning-rate schedule starts: the run's schedule, `epochs` epochs long
+    (one IMP level), put at optimizer step `step` (the rewind point K) before the first step."""
+
+    step: int
+    epochs: int
+
+    def __post_init__(self) -> None:
+        if self.step < 0 or self.epochs < 1:
+            raise ValueError(f"a schedule of {self.epochs} epochs cannot resume at {self.step}")
+
+
+class ScheduleFrom(pl.Callback):
+    """Rebuild each step scheduler of a copy as the run's schedule over `resume.epochs` epochs
+    of this Trainer's batches and put it at `resume.step` (its optimizer's learning rates too)."""
+
+    def __init__(self, resume: Resume, sched: Mapping[str, Any]) -> None:
+        self.resume, self.sched = resume, dict(sched)
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        # Optimizer steps per epoch as Lightning counts them for `estimated_stepping_batches`.
+        per_epoch = max(1, -(-trainer.num_training_batches // trainer.accumulate_grad_batches))
+        total = per_epoch * self.resume.epochs
+        for config in trainer.lr_scheduler_configs:
+            optimizer = config.scheduler.optimizer
+            config.scheduler = build_scheduler(optimizer, self.sched, total, per_epoch)
+            schedule_lrs(config.scheduler, self.resume.step)
+
+
 def reseed(datamodule: pl.LightningDataModule, data_seed: int) -> None:
     """Split the data with its own seed, then give shuffling and augmentation `data_seed`.
 
@@ -76,6 +113,7 @@ def train_copy(
     run: Mapping[str, Any],
     data_seed: int,
     length: Length,
+    resume: Resume | None = None,
 ) -> dict[str, torch.Tensor]:
     """Train a deep copy of `network` (masks kept) on `data_seed`'s order; return its state.
 
@@ -83,6 +121,8 @@ def train_copy(
         network: the start weights (left unchanged).
         masks: parameter name -> bool mask (True = kept); empty for a dense network.
         run: the checkpoint's resolved run config (optim, sched, data.num_classes, trainer).
+        resume: the run's schedule and the step it starts at (late rewinding); None: a fresh
+            schedule over the copy's own training.
     """
     reseed(datamodule, data_seed)
     pl.seed_everything(data_seed, workers=True, verbose=False)  # anything else random
@@ -94,7 +134,9 @@ def train_copy(
         sched=dict(run.get("sched") or {}),
         run_config=dict(run),
     )
-    callbacks = []
+    callbacks: list[pl.Callback] = []
+    if resume is not None:
+        callbacks.append(ScheduleFrom(resume, module.sched_cfg))
     if masks:
         fixed = MaskedTraining(parameters_to_prune=list(masks), plot=False)
         fixed.masks = {name: mask.clone() for name, mask in masks.items()}

@@ -3,13 +3,15 @@
 IMP (`pruning=imp` with `pruning.rewind=init` or `step:K`) keeps the network's whole state at
 the rewind point in its checkpoint state (`snapshot`) and saves each level's masks as
 `<run dir>/masks/level<L>.pt`; the subnetwork that level L trains is that state with those masks.
-Both are read through the one loader (tensors only, never code).
+Both are read through the one loader (tensors only, never code). The copies of a level follow
+the run's learning-rate schedule from the rewind step K, as the level itself did (`level_resume`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -19,6 +21,8 @@ from prunelab.export.checkpoint import bake_masks
 from prunelab.loading import load_file
 from prunelab.pruning.mask_io import load_masks
 from prunelab.pruning.masks import MaskSet
+from prunelab.pruning.rewind import parse_rewind
+from prunelab.stability.copies import Resume
 
 
 def rewind_snapshot(ckpt_path: str | Path) -> dict[str, torch.Tensor]:
@@ -62,3 +66,19 @@ def level_start(ckpt_path: str | Path, level: int) -> tuple[dict[str, torch.Tens
         return bake_masks(state, masks), masks
     except ValueError as exc:  # CheckpointError: a mask that does not fit the snapshot
         raise ConfigError(f"level={level}: {exc}") from exc
+
+
+def level_resume(run: Mapping[str, Any]) -> Resume:
+    """The learning-rate schedule an IMP run's level trains with: `epochs_per_level` epochs
+    long, from the rewind step K (`pruning.rewind=step:K`; 0 for `init`), read from the run's
+    resolved config (its parts `pruning.schedule` and `pruning.after` where it names them).
+
+    Raises:
+        ConfigError: the config names no levels (not a level-wise run).
+    """
+    pruning = run.get("pruning") or {}
+    schedule, after = pruning.get("schedule") or {}, pruning.get("after") or {}
+    epochs = schedule.get("epochs_per_level", pruning.get("epochs_per_level"))
+    if not isinstance(epochs, int):
+        raise ConfigError("level=L needs the checkpoint of a level-wise run (pruning.levels)")
+    return Resume(parse_rewind(after.get("to", pruning.get("rewind", "init"))).step, epochs)

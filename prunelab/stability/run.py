@@ -21,13 +21,12 @@ from prunelab.export.checkpoint import read_checkpoint, restore_network
 from prunelab.export.evaluate import eval_run_config
 from prunelab.plotting.style import title
 from prunelab.plotting.titles import data_name, model_name
-from prunelab.pruning.masks import sparsity
 from prunelab.results import print_table
+from prunelab.stability.analysis import Options, analyse
 from prunelab.stability.batchnorm import MODES
-from prunelab.stability.copies import Length, train_copy
-from prunelab.stability.errors_along import error_path, images_of, test_error
-from prunelab.stability.level import level_start
-from prunelab.stability.path import alphas, barrier, l2_distance
+from prunelab.stability.copies import Length
+from prunelab.stability.level import level_resume, level_start
+from prunelab.stability.path import alphas
 from prunelab.stability.plot import draw_path
 from prunelab.stability.wandb_out import log_stability
 
@@ -81,19 +80,6 @@ def _dense(path: str | None, network) -> dict[str, torch.Tensor] | None:
     return {n: dense[n] for n in names}
 
 
-def _distances(network, start, a, b, dense) -> dict[str, float]:
-    names = [name for name, _ in network.named_parameters()]
-    found = {
-        "copies": l2_distance(a, b, names),
-        "a_to_start": l2_distance(a, start, names),
-        "b_to_start": l2_distance(b, start, names),
-    }
-    if dense is not None:
-        found["a_to_dense"] = l2_distance(a, dense, names)
-        found["b_to_dense"] = l2_distance(b, dense, names)
-    return found
-
-
 def stability(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     """Run the analysis of `cfg.ckpt_path`; write `<run_dir>/stability.json` and
     `stability.png`, print the table, and return the results.
@@ -103,7 +89,7 @@ def stability(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         ConfigError: an option is invalid (length, seeds, points, bn mode, data).
     """
     started = time.perf_counter()
-    length, seeds, points = _options(cfg)
+    length, seeds, _ = _options(cfg)  # checked before any file is read
     ckpt = read_checkpoint(cfg.ckpt_path)
     run = eval_run_config(cfg, ckpt)
     network = restore_network(ckpt, OmegaConf.to_container(run.model))
@@ -116,46 +102,27 @@ def stability(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
             first = str(exc).strip().splitlines()[0]
             message = f"level={cfg.level}: the rewind snapshot does not fit the network: {first}"
             raise ConfigError(message) from exc
-    start = {k: v.clone() for k, v in network.state_dict().items()}
     dense = _dense(cfg.get("dense_ckpt"), network)
     datamodule = _datamodule(run)
     stored = OmegaConf.to_container(run)
-    a, b = (train_copy(network, masks, datamodule, stored, s, length) for s in seeds)
-    datamodule.seed = run.data.get("seed", 0)  # BN batches: the run's own order, both copies
     on_gpu = torch.cuda.is_available() and (stored.get("trainer") or {}).get("accelerator") != "cpu"
-    network.to("cuda" if on_gpu else "cpu")
-    recompute = cfg.bn == "recompute"
-    bn_images = images_of(datamodule.train_dataloader(), cfg.bn_batches) if recompute else []
-    errors = error_path(
-        network, a, b, points, datamodule.test_dataloader,
-        masks=masks, bn=cfg.bn, bn_images=bn_images, test_limit=cfg.test_batches,
+    options = Options(
+        length, seeds, cfg.points, cfg.bn, cfg.bn_batches, cfg.test_batches,
+        resume=level_resume(stored) if cfg.get("level") is not None else None,
     )  # fmt: skip
-    copy_errors = []
-    for state in (a, b):  # each copy as trained (its own BatchNorm statistics)
-        network.load_state_dict(state)
-        copy_errors.append(test_error(network, datamodule.test_dataloader(), cfg.test_batches))
-    results = {
-        "ckpt_path": str(ckpt.path),
-        "barrier": barrier(errors),
-        "alphas": points,
-        "errors": errors,
-        "copy_errors": copy_errors,
-        "distance": _distances(network, start, a, b, dense),
-        "seeds": seeds,
-        "steps": length.steps,
-        "epochs": length.epochs,
-        "bn": cfg.bn,
-        "level": cfg.get("level"),
-        "sparsity": sparsity(masks) if masks else 0.0,
-        "wall_time_s": time.perf_counter() - started,
-    }
+    found = analyse(
+        network, masks, datamodule, stored, options, dense=dense, device="cuda" if on_gpu else "cpu"
+    )
+    results = {"ckpt_path": str(ckpt.path), **found, "level": cfg.get("level")}
+    results["wall_time_s"] = time.perf_counter() - started
     run_dir = Path(run_dir)
     write_text(run_dir / "stability.json", json.dumps(results, indent=2) + "\n")
     name = title("instability", model_name(stored), data_name(stored))
+    points, errors = results["alphas"], results["errors"]
     figure = draw_path(points, errors, name, run_dir / "stability.png")
     if cfg.logger.wandb:
-        options = {k: OmegaConf.to_container(cfg)[k] for k in OPTIONS}
-        log_stability(results, run_dir, name, {**stored, "stability": options}, cfg.logger, figure)
+        given = {k: OmegaConf.to_container(cfg)[k] for k in OPTIONS}
+        log_stability(results, run_dir, name, {**stored, "stability": given}, cfg.logger, figure)
     table = {k: v for k, v in results.items() if not isinstance(v, (list, dict))}
     table.update({f"distance/{k}": v for k, v in results["distance"].items()})
     table.update({f"error@{p:g}": e for p, e in zip(points, errors)})
