@@ -36,7 +36,7 @@ def test_bench_json_has_measured_latency_and_throughput_per_form(ckpt, tmp_path)
     record = bench(cfg, tmp_path)
     assert json.loads((tmp_path / "bench.json").read_text()) == record
     forms = record["forms"]
-    assert set(forms) == {"dense", "checkpoint", "compact"}
+    assert set(forms) == {"dense", "checkpoint", "compact", "onnx"}
     for entry in forms.values():
         assert set(entry["batches"]) == {"1", "8"}
         for batch, t in entry["batches"].items():

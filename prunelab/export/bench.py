@@ -5,7 +5,9 @@ Forms, all in eval mode without gradients on one device:
   its weights do not matter for speed);
 - `checkpoint`: the network as restored (masks baked in: dense width for unstructured pruning,
   the narrow network of a PreCropping run);
-- `compact`: the checkpoint with its dead channels removed (`prunelab.export.compact`).
+- `compact`: the checkpoint with its dead channels removed (`prunelab.export.compact`);
+- `onnx`: the checkpoint as `prunelab-export format=onnx` writes it, run by onnxruntime on the
+  CPU (`prunelab.export.bench_onnx`; sized like `checkpoint`, which it was exported from).
 
 Each (form, batch size) is timed with `torch.utils.benchmark.Timer` after a warm-up, `repeats`
 times, the forms interleaved in every repetition so that load from other processes hits them

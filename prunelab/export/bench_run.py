@@ -17,8 +17,10 @@ from rich.table import Table
 from prunelab.atomic import write_text
 from prunelab.errors import ConfigError
 from prunelab.export.bench import forms, prepare, summary, time_forms
+from prunelab.export.bench_onnx import OnnxSession, onnx_form
 from prunelab.export.checkpoint import read_checkpoint
 from prunelab.export.compact_export import input_shape
+from prunelab.export.semi_structured import bench_note, nm_pattern
 
 
 def bench_device(requested: str | None, run_config: Mapping[str, Any]) -> torch.device:
@@ -63,7 +65,28 @@ def print_bench(record: Mapping[str, Any], console: Console | None = None) -> No
                 f"{t['speedup']:.2f}",
                 f"{entry['mac_reduction']:.2f}",
             )
-    (console or Console()).print(table)
+    console = console or Console()
+    console.print(table)
+    for key, text in record.get("nm", {}).items():
+        if key != "pattern":
+            console.print(f"{record['nm']['pattern']} sparsity, {key}: {text}")
+    if "skipped" in record.get("onnx", {}):
+        console.print(f"onnx form not timed: {record['onnx']['skipped']}")
+
+
+def _onnx(
+    cfg: DictConfig, network, shape, run_dir: Path, threads: int, device: torch.device
+) -> tuple[OnnxSession | None, dict[str, Any]]:
+    """The `onnx` form (`prunelab.export.bench_onnx`) and bench.json's `onnx` entry; None and
+    the reason where it is not timed (`onnx=false`, a CUDA device, onnxruntime missing)."""
+    if not cfg.get("onnx", True):
+        return None, {"skipped": "onnx=false"}
+    if device.type != "cpu":
+        return None, {"skipped": f"onnxruntime runs on the CPU here, the bench on {device}"}
+    try:
+        return onnx_form(network, shape, run_dir, threads)
+    except ImportError as exc:
+        return None, {"skipped": str(exc)}
 
 
 def bench(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
@@ -80,11 +103,17 @@ def bench(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     threads = int(cfg.threads or torch.get_num_threads())
     torch.set_num_threads(threads)
     networks = forms(ckpt, shape, int(cfg.multiple))
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    onnx, onnx_info = _onnx(cfg, networks["checkpoint"], shape, run_dir, threads, device)
     timed = {n: prepare(m, device, cfg.channels_last, cfg.fuse_bn) for n, m in networks.items()}
+    if onnx is not None:  # sized by the network it was exported from
+        timed["onnx"], networks = onnx, {**networks, "onnx": networks["checkpoint"]}
     measured = {
         b: time_forms(timed, shape, b, cfg.repeats, cfg.warmup, threads, device, cfg.channels_last)
         for b in sizes
     }
+    pattern = nm_pattern(ckpt.config)
     record = {
         "ckpt_path": str(ckpt.path),
         "device": str(device),
@@ -96,9 +125,10 @@ def bench(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         "fuse_bn": bool(cfg.fuse_bn),
         "multiple": int(cfg.multiple),
         "forms": summary(networks, measured, shape),
+        "onnx": onnx_info,
     }
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    if pattern is not None:
+        record["nm"] = bench_note(pattern, device)
     write_text(run_dir / "bench.json", json.dumps(record, indent=2) + "\n")
     print_bench(record)
     return record

@@ -16,6 +16,9 @@ What holds where (for a network pruned with `pruning.pattern=2:4`, `prunelab.pru
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -40,6 +43,45 @@ def _why_dense(weight: torch.Tensor) -> str | None:
     if not two_four(weight):
         return "dense: not 2:4 (a group of 4 inputs holds more than 2 nonzeros)"
     return None
+
+
+GPU_NOTE = (
+    "on a CUDA GPU of compute capability >= 8.0, 2:4 linear layers (float16/bfloat16, within "
+    "torch's shape limits) run torch.sparse.to_sparse_semi_structured's kernel "
+    "(prunelab.export.semi_structured.sparsify_linears); convolutions have no semi-structured "
+    "kernel and stay dense with zeros"
+)
+
+
+def nm_pattern(config: Mapping[str, Any]) -> str | None:
+    """The N:M pattern a run config prunes with (`pattern` anywhere under `pruning`), or None."""
+    stack = [config.get("pruning")]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Mapping):
+            if node.get("pattern"):
+                return str(node["pattern"])
+            stack.extend(node.values())
+        elif isinstance(node, (list, tuple)):
+            stack.extend(node)
+    return None
+
+
+def bench_note(pattern: str, device: torch.device) -> dict[str, str]:
+    """What `prunelab-bench` measures of an N:M checkpoint on `device`, said plainly."""
+    cpu = (
+        f"no CPU kernel accelerates {pattern}: every form is benchmarked as dense tensors with "
+        "zeros, so its speedup is that of dense weights"
+    )
+    two_four = pattern.replace(" ", "") == "2:4"
+    gpu = GPU_NOTE if two_four else f"no GPU kernel runs {pattern} (torch's kernel is 2:4 only)"
+    if device.type == "cpu":
+        return {"pattern": pattern, "measured": cpu, "gpu": gpu}
+    measured = (
+        f"{pattern} timed as dense tensors with zeros in float32 on {device}: the semi-structured "
+        "kernel needs float16/bfloat16 weights compressed by sparsify_linears (export step)"
+    )
+    return {"pattern": pattern, "measured": measured, "cpu": cpu, "gpu": gpu}
 
 
 @torch.no_grad()
