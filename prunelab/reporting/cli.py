@@ -1,4 +1,5 @@
-"""`prunelab-report PATH...`: the table and the figure of every run under the paths."""
+"""`prunelab-report PATH... [--wandb ENTITY/PROJECT/GROUP]`: the table and the figure of every
+run under the paths and in the W&B groups."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from prunelab.reporting.figure import accuracy_figure
+from prunelab.reporting.parts import differing
 from prunelab.reporting.points import report_points
-from prunelab.reporting.runs import SETTINGS, ReportError, Run, find_runs, started
+from prunelab.reporting.runs import SETTINGS, ReportError, Run, RunSource, find_runs, started
 from prunelab.reporting.summary import Row, print_rows, summarize, write_csv, write_markdown
+from prunelab.reporting.wandb_source import WandbApi, WandbGroup
 
 PROG = "prunelab-report"
 
@@ -23,10 +26,17 @@ def parser() -> argparse.ArgumentParser:
         "where the runs differ in them), average over seeds "
         "(mean ± sample std), print the table, and write it as CSV and Markdown with the "
         "figure of test accuracy against remaining weights.",
-        epilog="Multi-stage runs (IMP, SAP) contribute one point per stage. "
-        "Files: report.csv, report.md, report.png in --out.",
+        epilog="Multi-stage runs (IMP, SAP) contribute one point per stage, and a table per "
+        "level. Files: report.csv, report.md, report.png (and report_levels.csv/.md) in --out.",
     )
-    p.add_argument("paths", nargs="+", type=Path, help="run directories or folders above them")
+    p.add_argument("paths", nargs="*", type=Path, help="run directories or folders above them")
+    p.add_argument(
+        "--wandb",
+        action="append",
+        default=[],
+        metavar="ENTITY/PROJECT/GROUP",
+        help="also the finished runs of this W&B group (online; repeatable)",
+    )
     p.add_argument(
         "--out", type=Path, help="folder for report.csv/.md/.png (default: the first PATH)"
     )
@@ -35,7 +45,8 @@ def parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="KEY",
-        help="also split groups by this config key, e.g. pruning.allocation (repeatable)",
+        help="also split groups by this config key, e.g. pruning.allocation (repeatable); "
+        "the parts runs differ in (pruning.rule.kind, structure.name, ...) split them anyway",
     )
     return p
 
@@ -88,18 +99,38 @@ def figure_title(runs: Sequence[Run], by: Sequence[str]) -> str:
     return f"test accuracy against remaining weights{on} (mean ± std over seeds)"
 
 
-def report(paths: Sequence[Path], out: Path, by: Sequence[str] = ()) -> list[Row]:
+def read_runs(paths: Sequence[Path], sources: Sequence[RunSource] = ()) -> list[Run]:
+    """The finished runs under `paths` and of `sources`, with a warning for those left out."""
+    runs, unfinished = find_runs(paths) if paths else ([], [])
+    _skipped(unfinished)
+    for source in sources:
+        runs += source.runs()
+        if source.unfinished:
+            left = source.unfinished
+            _warn(f"skipped {len(left)} unfinished run(s) of {source.name}, e.g. {left[0]}")
+    if not runs:
+        raise ReportError("no runs: give run directories or --wandb ENTITY/PROJECT/GROUP")
+    return runs
+
+
+def report(
+    paths: Sequence[Path], out: Path, by: Sequence[str] = (), sources: Sequence[RunSource] = ()
+) -> list[Row]:
     """Read the runs, print the table and write report.csv, report.md and report.png to `out`.
 
+    Runs split by method, target sparsity, the `by` keys and the parts they differ in
+    (`prunelab.reporting.parts`).
+
     Raises:
-        ReportError: a path is missing or holds no finished run, or a `by` key is in no run.
+        ReportError: a path is missing or holds no finished run, a source cannot be read, or a
+            `by` key is in no run.
     """
-    runs, unfinished = find_runs(paths)
-    _skipped(unfinished)
+    runs = read_runs(paths, sources)
     for key in by:  # a misspelt key would silently put every run in one group
         if all(run.value(key) is None for run in runs):
             raise ReportError(f"--by {key}: no run's config has this key")
     by = [*_mixed_settings(runs, by), *by]
+    by += differing(runs, by)
     rows = summarize(report_points(runs, by))
     _check_replicates(rows)
     out.mkdir(parents=True, exist_ok=True)
@@ -113,12 +144,15 @@ def report(paths: Sequence[Path], out: Path, by: Sequence[str] = ()) -> list[Row
     return rows
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of `prunelab-report` and `python -m prunelab.reporting`."""
+def main(argv: Sequence[str] | None = None, api: WandbApi | None = None) -> int:
+    """Entry point of `prunelab-report` and `python -m prunelab.reporting`; `api` reads the
+    `--wandb` groups (default: `wandb.Api()`, when W&B is online)."""
     args = parser().parse_args(argv)
-    out = args.out or (args.paths[0] if args.paths[0].is_dir() else Path.cwd())
+    first = args.paths[0] if args.paths else None
+    out = args.out or (first if first is not None and first.is_dir() else Path.cwd())
     try:
-        report(args.paths, out, args.by)
+        sources = [WandbGroup(group, api) for group in args.wandb]
+        report(args.paths, out, args.by, sources)
     except ReportError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2

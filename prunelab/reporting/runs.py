@@ -12,7 +12,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -54,6 +54,17 @@ class Run:
         if key == "data":
             return data_name(self.config)
         return self.get(key)
+
+
+class RunSource(Protocol):
+    """Somewhere else a report's runs come from (a W&B group: `wandb_source.WandbGroup`)."""
+
+    name: str  # how messages name it
+    unfinished: list[str]  # the runs it left out, filled by `runs`, for the report's warning
+
+    def runs(self) -> list[Run]:
+        """Its finished runs; raises ReportError when it has none or cannot be read."""
+        ...
 
 
 def load_run(path: Path) -> Run:

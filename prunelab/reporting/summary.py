@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from prunelab.atomic import write_text
+from prunelab.reporting.parts import short
 from prunelab.reporting.points import FIGURES, Point
 
 
@@ -44,8 +45,9 @@ class Row:
 
     @property
     def label(self) -> str:
-        """The method, with the `by` values that split it: `gmp (pruning.allocation=erk)`."""
-        extra = ", ".join(f"{k}={v}" for k, v in self.split)
+        """The method, with the `by` values that split it: `gmp (pruning.allocation=erk)`, a
+        part by its short name (`gmp (rule=random)`, `prunelab.reporting.parts.short`)."""
+        extra = ", ".join(f"{short(k)}={v}" for k, v in self.split)
         return f"{self.method} ({extra})" if extra else self.method
 
 
