@@ -59,3 +59,25 @@ def test_wheel_installs_callbacks_configs_and_data(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("ok")
+
+
+def test_every_subpackage_and_config_is_listed_for_the_wheel():
+    """pyproject lists packages by hand (callbacks/ and conf/ are mapped into prunelab): a new
+    subpackage or a config nested deeper than the globs would be missing from an installed wheel."""
+    import glob
+    import tomllib
+
+    tool = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
+    roots = {"prunelab": REPO / "prunelab"} | {
+        name: REPO / folder for name, folder in tool["package-dir"].items()
+    }
+    found = set()
+    for name, folder in roots.items():
+        for init in folder.rglob("__init__.py"):
+            rel = init.parent.relative_to(folder).parts
+            found.add(".".join((name, *rel)))
+    assert sorted(found - set(tool["packages"])) == []
+    globs = tool["package-data"]["prunelab.conf"]
+    shipped = {f for g in globs for f in glob.glob(g, root_dir=REPO / "conf", recursive=True)}
+    configs = {p.relative_to(REPO / "conf").as_posix() for p in (REPO / "conf").rglob("*.yaml")}
+    assert sorted(configs - shipped) == []
