@@ -1,8 +1,10 @@
 """`bench=true` at the end of a training run: bench.json beside results.json, its speedups in
-results.json, measured (repeats > 1) for every form of the final weights."""
+results.json, measured (repeats > 1) for every form of the final weights, and its figure in the
+run's plots."""
 
 import json
 
+import matplotlib.image
 import pytest
 from cli_runs import TINY, run_cli
 
@@ -22,6 +24,7 @@ def test_a_run_with_bench_true_writes_bench_json_and_its_figures(tmp_path):
             assert results[f"bench/{form}/speedup@{batch}"] == pytest.approx(timing["speedup"])
             assert results[f"bench/{form}/ms@{batch}"] == pytest.approx(timing["latency_ms"])
     assert results["bench/dense/speedup@1"] == pytest.approx(1.0)
+    assert matplotlib.image.imread(run / "plots" / "bench.png").ndim == 3  # the speed figure
 
 
 def test_bench_must_be_a_boolean(tmp_path):

@@ -21,6 +21,7 @@ from prunelab.export.bench_onnx import OnnxSession, onnx_form
 from prunelab.export.checkpoint import read_checkpoint
 from prunelab.export.compact_export import input_shape
 from prunelab.export.semi_structured import bench_note, nm_pattern
+from prunelab.plotting.titles import model_name
 
 
 def bench_device(requested: str | None, run_config: Mapping[str, Any]) -> torch.device:
@@ -116,6 +117,7 @@ def bench(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     pattern = nm_pattern(ckpt.config)
     record = {
         "ckpt_path": str(ckpt.path),
+        "model": model_name(ckpt.config),
         "device": str(device),
         "cpu": platform.processor() or platform.machine(),
         "threads": threads,
@@ -136,9 +138,11 @@ def bench(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
 
 def bench_finished_run(run_dir: Path) -> dict[str, float]:
     """`bench=true` of a training run: time its last checkpoint's forms with conf/bench.yaml's
-    settings, write bench.json beside results.json and return the figures for results.json,
+    settings, write bench.json beside results.json and its figure as plots/bench.png
+    (`prunelab.export.bench_figure`), and return the figures for results.json,
     `bench/<form>/speedup@<batch>` and `bench/<form>/ms@<batch>` (median latency)."""
     from prunelab.config import config_dir
+    from prunelab.export.bench_figure import save_speed_figure
 
     settings = OmegaConf.load(config_dir() / "bench.yaml")
     for key in ("defaults", "hydra"):
@@ -149,6 +153,7 @@ def bench_finished_run(run_dir: Path) -> dict[str, float]:
         record = bench(settings, run_dir)
     finally:
         torch.set_num_threads(threads)  # the run's own setting, for whatever follows
+    save_speed_figure(record, Path(run_dir) / "plots")
     figures: dict[str, float] = {}
     for form, entry in record["forms"].items():
         for batch, timing in entry["batches"].items():
