@@ -22,7 +22,7 @@ class OfflineRun:
         (log,) = folder.glob("wandb/offline-run-*/run-*.wandb")
         self.files, self.state = log.parent / "files", state
         self.config, self.summary_metrics = {}, {}
-        for record in wandb_records(log):
+        for record in finished_records(log):
             kind = record.WhichOneof("record_type")
             if kind == "run":
                 self.id = record.run.run_id
@@ -33,6 +33,21 @@ class OfflineRun:
 
     def file(self, name):
         return StoredFile(self.files / name)
+
+
+def finished_records(log: Path, timeout_s: float = 60.0) -> list:
+    """The records of an offline run's log once W&B has written its last (`exit`): the writer
+    may still be flushing when `finish()` returns."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            records = wandb_records(log)
+            if records and records[-1].WhichOneof("record_type") == "exit":
+                return records
+        except Exception:  # noqa: BLE001 (a record half written)
+            pass
+        assert time.monotonic() < deadline, f"{log}: W&B did not finish writing it"
+        time.sleep(0.1)
 
 
 class StoredFile:
