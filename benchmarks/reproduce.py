@@ -60,6 +60,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--doc", type=Path, help="default: docs/reproduction.md for full, else in root")
     p.add_argument("--estimate-only", action="store_true", help="print the plan's time, stop")
     p.add_argument("--report-only", action="store_true", help="no runs: summaries and document")
+    p.add_argument("--machine", help="where the runs ran, said in the document (e.g. a GPU)")
     return p
 
 
@@ -100,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     failed = [] if args.report_only else run_tasks(tasks, root, args.jobs, args.threads, REPO)
     for claim in args.claims:
         out = doc.with_suffix("") / f"claim{claim}"
-        summary = summarize(claim, budget, data, root, out, args.threads)
+        summary = summarize(claim, budget, data, root, out, args.threads, machine=args.machine)
         print(f"claim {claim}: {summary['verdict']} ({summary['runs_done']}/"
               f"{summary['runs_planned']} runs) - {summary['reason']}")  # fmt: skip
     command = f"python benchmarks/reproduce.py --budget {budget.name}"

@@ -55,10 +55,13 @@ def claim_section(summary: Mapping[str, Any], folder: Path, root: Path, doc_dir:
     source = relative(folder / "summary.json", doc_dir)
     lines = [f"## Claim {n}: {summary['title']}", "", f"**Claim.** {summary['statement']}", ""]
     lines += [f"**Protocol** (budget `{summary['budget']}`). {summary['protocol']}", ""]
+    command = summary.get("command") or (
+        f"python benchmarks/reproduce.py --budget {summary['budget']} --claims {n}"
+    )
+    where = f" on {summary['machine']}" if summary.get("machine") else ""
     lines += [
-        f"**Command.** `python benchmarks/reproduce.py --budget {summary['budget']} --claims {n}`"
-        f" ({summary['runs_done']} of {summary['runs_planned']} runs finished, "
-        f"{summary['run_hours']:.2f} h of measured run time).",
+        f"**Command.** `{command}` ({summary['runs_done']} of {summary['runs_planned']} runs "
+        f"finished{where}, {summary['run_hours']:.2f} h of measured run time).",
         "",
         f"**Measured** (from [`{source}`]({source}); runs under `{relative(root, doc_dir)}`: "
         f"{grouped_dirs(summary['run_dirs'])}):",

@@ -117,6 +117,7 @@ def summarize(
     out: Path,
     threads: int,
     say: Callable[[str], None] = print,
+    machine: str | None = None,
 ) -> dict[str, Any]:
     """Analyse claim `claim` from its finished runs; write `out/summary.json` and the figure
     `out/report.png` (paths in the summary are relative to `out`, so it can be committed)."""
@@ -138,6 +139,7 @@ def summarize(
     done = [t for t in tasks if is_done(t, root)]
     summary.update(
         protocol=module.protocol(budget),
+        machine=machine,
         budget=budget.name,
         figure=None if figure is None else figure.name,
         figure_command=command,

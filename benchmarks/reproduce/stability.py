@@ -1,0 +1,191 @@
+"""The stability claim's runs and measurements (Frankle et al. 2020, linear mode connectivity).
+
+IMP on ResNet-20 with claim 1's recipe, rewound either to initialization (`claim6/imp_init`) or to
+step K (claim 1's own `claim1/imp_rewind` run, shared); then `prunelab-stability` on each run's
+sparsest level at its rewind point: two copies trained for one level's budget on two data orders
+(seeds 1, 2; masks kept), the test error at 11 points on the line between them, BatchNorm
+statistics interpolated (`bn=keep`, as the paper). The claim: at rewind to init the subnetwork
+is unstable (a clear error barrier), at rewind to step K its barrier is small.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import sys
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from reproduce.budgets import Budget
+from reproduce.claims import Task, imp
+from reproduce.runner import environment
+
+CONFIGS = {"claim6/imp_init": "init", "claim1/imp_rewind": "step K"}
+
+
+def init_task(budget: Budget, data: tuple[str, ...], seed: int, root: Path) -> Task:
+    """IMP rewound to initialization: claim 1's IMP run with `pruning.rewind=init`."""
+    late = imp(budget, data, seed, "imp_rewind", root)
+    over = tuple(
+        "pruning.rewind=init" if o.startswith("pruning.rewind=") else o for o in late.overrides
+    )
+    return Task("claim6", "imp_init", seed, over, late.epochs, late.steps, late.evals)
+
+
+def tasks(budget: Budget, data: tuple[str, ...], root: Path) -> list[Task]:
+    """The IMP runs it measures: claim 1's late-rewinding runs and the rewind-to-init ones."""
+    late = [imp(budget, data, s, "imp_rewind", root) for s in budget.seeds]
+    return late + [init_task(budget, data, s, root) for s in budget.seeds]
+
+
+def analyse(run_dir: Path, level: int, budget: Budget, threads: int) -> Path:
+    """Run `prunelab-stability` on `run_dir`'s level at its rewind point; its stability.json."""
+    out = run_dir / "stability" / f"level{level}"
+    if (out / "stability.json").is_file():
+        return out / "stability.json"
+    args = [
+        sys.executable, "-m", "prunelab.stability.cli",
+        f"ckpt_path={run_dir / 'checkpoints' / 'last.ckpt'}", f"level={level}",
+        f"epochs={budget.epochs}", "seeds=[1,2]", "points=11", "bn=keep",
+        f"hydra.run.dir={out}",
+    ]  # fmt: skip
+    if budget.test_batches is not None:
+        args.append(f"test_batches={budget.test_batches}")
+    out.mkdir(parents=True, exist_ok=True)
+    with (out / "stdout.log").open("w") as log:
+        subprocess.run(args, env=environment(threads), stdout=log, stderr=subprocess.STDOUT)
+    return out / "stability.json"
+
+
+def summarize(results: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    """Barrier and copies' errors (percentage points) per rewind point, mean and std over seeds."""
+
+    def stat(values: Sequence[float]) -> dict[str, float]:
+        spread = statistics.stdev(values) if len(values) > 1 else 0.0
+        return {"mean": 100 * statistics.fmean(values), "std": 100 * spread, "n": len(values)}
+
+    out = {}
+    for name, runs in results.items():
+        out[name] = {
+            "barrier": stat([r["barrier"] for r in runs]),
+            "endpoint_error": stat([statistics.fmean(r["copy_errors"]) for r in runs]),
+            "distance": stat([r["distance"]["copies"] for r in runs]) if runs else {},
+            "sparsity": runs[0]["sparsity"] if runs else None,
+            "errors": [[100 * e for e in r["errors"]] for r in runs],
+        }
+    return out
+
+
+def measure(
+    budget: Budget, root: Path, threads: int, jobs: int = 1, machine: str | None = None
+) -> dict[str, Any]:
+    """Analyse each finished run's sparsest level; write and return claim 6's summary
+    (`<root>/claim6/summary.json`, the form docs/reproduction/claim6/ holds)."""
+    level = budget.imp_levels
+    runs = [
+        (name, Path(root) / key / f"seed{seed}") for key, name in CONFIGS.items()
+        for seed in budget.seeds
+        if (Path(root) / key / f"seed{seed}" / "results.json").is_file()
+    ]  # fmt: skip
+    with ThreadPoolExecutor(max(1, jobs)) as pool:  # each analysis is its own subprocess
+        paths = list(pool.map(lambda run: analyse(run[1], level, budget, threads), runs))
+    found: dict[str, list[dict[str, Any]]] = {}
+    for (name, _), path in zip(runs, paths, strict=True):
+        if path.is_file():
+            found.setdefault(name, []).append(json.loads(path.read_text()))
+    measured = {"level": level, "budget": budget.describe(), "rewind": summarize(found)}
+    summary = claim_summary(measured, budget)
+    done = [path for path in paths if path.is_file()]
+    summary.update(
+        runs_done=len(done),
+        runs_planned=len(runs),
+        run_dirs=sorted(str(p.parent.parent.parent.relative_to(root)) for p in done),
+        run_hours=sum(json.loads(p.read_text())["wall_time_s"] for p in done) / 3600,
+        figure=None,
+        machine=machine,
+    )
+    target = Path(root) / "claim6" / "summary.json"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
+STATEMENT = (
+    "At ResNet-20's sparse IMP levels, the subnetwork rewound to initialization is unstable to "
+    "SGD noise (two copies trained on different data orders are separated by a clear error barrier "
+    "on the line between them), while the one rewound to an early step K is stable (a barrier "
+    "under 2 points, the paper's threshold)."
+)
+STABLE = 2.0  # points: Frankle et al. 2020 call a barrier under 2% stable
+
+
+def protocol(b: Budget) -> str:
+    return (
+        f"Claim 1's IMP runs (ResNet-20, OpenLTH's recipe, {b.imp_levels} levels of "
+        f"{b.imp_fraction:g}), rewound to step {b.rewind_step} (claim 1's own runs) or to "
+        "initialization (`pruning.rewind=init`, otherwise identical). At the sparsest level, the "
+        "subnetwork at its rewind point trains twice for one level's budget "
+        f"({b.epochs} epochs of {b.batches_per_epoch} batches) on data orders 1 and 2, masks kept "
+        "(`prunelab-stability level=L seeds=[1,2] bn=keep`); the test error is measured at 11 "
+        "points on the line between the two copies (BatchNorm statistics interpolated, as the "
+        "paper). Barrier: the largest error on the line minus the mean of the two ends. Seeds "
+        f"{', '.join(map(str, b.seeds))} (the IMP runs')."
+    )
+
+
+def _cell(s: dict[str, float] | None, digits: int = 2) -> str:
+    return "" if not s else f"{s['mean']:.{digits}f} ± {s['std']:.{digits}f}"
+
+
+def claim_summary(measured: dict[str, Any], budget: Budget) -> dict[str, Any]:
+    """Claim 6's section in the form `reproduce.document` renders (tables, verdict, rule)."""
+    rewind = measured["rewind"]
+    init, late = rewind.get("init"), rewind.get("step K")
+    rows = [
+        [name, f"{100 * (1 - r['sparsity']):.2f}%", _cell(r["barrier"]),
+         _cell(r["endpoint_error"]), _cell(r["distance"], 1), str(r["barrier"]["n"])]
+        for name, r in rewind.items()
+    ]  # fmt: skip
+    columns = ["rewind to", "remaining weights", "error barrier (points)",
+               "copies' test error (%)", "L2 distance between copies", "seeds"]  # fmt: skip
+    if init and late:
+        (bi, si), (bk, sk) = ((r["barrier"]["mean"], r["barrier"]["std"]) for r in (init, late))
+        clear, stable = bi - si > bk + sk, bk < STABLE
+        verdict = "reproduced" if clear and stable else "partly" if clear or stable else "not"
+        verdict = "not reproduced" if verdict == "not" else verdict
+        reason = (
+            f"Barrier at rewind to init {bi:.2f} ± {si:.2f} points, at step "
+            f"{budget.rewind_step} {bk:.2f} ± {sk:.2f}: init is "
+            f"{'clearly' if clear else 'not clearly'} less stable; step K is "
+            f"{'stable' if stable else 'not stable'} (< {STABLE:g} points)."
+        )
+    else:
+        verdict, reason = "not reproduced", "Not every run of the claim finished."
+    return {
+        "claim": 6,
+        "title": "Instability at rewind to initialization, stability with late rewinding",
+        "statement": STATEMENT,
+        "protocol": protocol(budget),
+        "budget": budget.name,
+        "tables": [
+            {
+                "caption": f"Linear mode connectivity at IMP level {measured['level']} (mean ± std "
+                "over seeds): the error barrier on the line between two copies of the rewound "
+                "subnetwork, their own test errors, and the L2 distance between them.",
+                "columns": columns,
+                "rows": rows,
+            }
+        ],  # fmt: skip
+        "verdict": verdict,
+        "rule": (
+            "Reproduced when the barrier at rewind to init beats the one at step K clearly "
+            "(mean - std > mean + std) and the one at step K is under 2 points; partly when one "
+            "of the two holds."
+        ),
+        "reason": reason,
+        "command": "python benchmarks/stability_claim.py --budget " + budget.name,
+        "data": measured,
+    }

@@ -1,0 +1,53 @@
+"""The stability claim (claim 6) of the reproduction: its runs differ from claim 1's IMP run in the
+rewind point only, and its verdict follows its rule on the measured barriers."""
+
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from reproduce import claims, document, stability  # noqa: E402
+from reproduce.budgets import FULL  # noqa: E402
+
+DATA = ("data=cifar10_mini",)
+
+
+def test_the_init_runs_are_claim_1s_imp_runs_rewound_to_init(tmp_path):
+    late = claims.imp(FULL, DATA, 1, "imp_rewind", tmp_path)
+    init = stability.init_task(FULL, DATA, 1, tmp_path)
+    changed = sorted(set(late.overrides) ^ set(init.overrides))
+    assert changed == ["pruning.rewind=init", f"pruning.rewind=step:{FULL.rewind_step}"]
+    assert init.key == "claim6/imp_init/seed1" and init.steps == late.steps
+
+
+def measured(init_barriers, late_barriers):
+    runs = {
+        name: [
+            {"barrier": b, "copy_errors": [0.3, 0.32], "distance": {"copies": 40.0},
+             "sparsity": 0.83, "errors": [0.3, 0.3 + b, 0.32]}
+            for b in barriers
+        ]
+        for name, barriers in (("init", init_barriers), ("step K", late_barriers))
+    }  # fmt: skip
+    return {"level": 4, "budget": FULL.describe(), "rewind": stability.summarize(runs)}
+
+
+def test_verdict_follows_the_rule():
+    clear_and_stable = stability.claim_summary(measured([0.10, 0.12], [0.005, 0.007]), FULL)
+    assert clear_and_stable["verdict"] == "reproduced"
+    unstable_late = stability.claim_summary(measured([0.10, 0.12], [0.05, 0.03]), FULL)
+    assert unstable_late["verdict"] == "partly"  # init clearly worse, but step K not under 2
+    neither = stability.claim_summary(measured([0.03, 0.05], [0.04, 0.06]), FULL)
+    assert neither["verdict"] == "not reproduced"
+    barrier = clear_and_stable["data"]["rewind"]["init"]["barrier"]
+    assert abs(barrier["mean"] - 11.0) < 1e-9 and barrier["n"] == 2  # points
+
+
+def test_the_document_renders_the_claim_with_its_own_command(tmp_path):
+    summary = stability.claim_summary(measured([0.10, 0.12], [0.005, 0.007]), FULL)
+    summary.update(runs_done=4, runs_planned=4, run_hours=0.5, figure=None, machine="a GPU",
+                   run_dirs=["claim1/imp_rewind/seed0", "claim6/imp_init/seed0"])  # fmt: skip
+    text = "\n".join(document.claim_section(summary, tmp_path, tmp_path, tmp_path))
+    assert "`python benchmarks/stability_claim.py --budget full`" in text
+    assert "finished on a GPU" in text and "**Verdict: reproduced.**" in text
