@@ -21,8 +21,9 @@ cd /tmp/src
 cp -r callbacks prunelab/callbacks && cp -r conf prunelab/conf
 export PYTHONPATH=/tmp/site:/tmp/src WANDB_MODE=disabled
 python3 -c "import prunelab.callbacks, hydra, torch; print('cuda', torch.cuda.is_available())"
-nvidia-smi --query-gpu=name --format=csv,noheader; lscpu | grep "Model name"
+GPU=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1); lscpu | grep "Model name"
+MACHINE="one $GPU GPU (a machine lent through the project's device tool)"
 python3 benchmarks/reproduce.py --budget full --claims 1 --data-root /tmp/data/cifar10 \
-  --root "$OUT/reproduce" --doc "$OUT/reproduction.md" --jobs 4 --threads 3
+  --root "$OUT/reproduce" --doc "$OUT/reproduction.md" --jobs 4 --threads 3 --machine "$MACHINE"
 python3 benchmarks/stability_claim.py --budget full --data-root /tmp/data/cifar10 \
-  --root "$OUT/reproduce" --jobs 4 --threads 3
+  --root "$OUT/reproduce" --jobs 4 --threads 3 --machine "$MACHINE"
