@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from prunelab.reporting.figure import accuracy_figure
+from prunelab.reporting.levels import level_rows, write_levels_csv, write_levels_markdown
 from prunelab.reporting.parts import differing
 from prunelab.reporting.points import report_points
 from prunelab.reporting.runs import SETTINGS, ReportError, Run, RunSource, find_runs, started
@@ -116,7 +117,8 @@ def read_runs(paths: Sequence[Path], sources: Sequence[RunSource] = ()) -> list[
 def report(
     paths: Sequence[Path], out: Path, by: Sequence[str] = (), sources: Sequence[RunSource] = ()
 ) -> list[Row]:
-    """Read the runs, print the table and write report.csv, report.md and report.png to `out`.
+    """Read the runs, print the table and write report.csv, report.md and report.png to `out`
+    (and report_levels.csv/.md where runs have levels, `prunelab.reporting.levels`).
 
     Runs split by method, target sparsity, the `by` keys and the parts they differ in
     (`prunelab.reporting.parts`).
@@ -131,7 +133,8 @@ def report(
             raise ReportError(f"--by {key}: no run's config has this key")
     by = [*_mixed_settings(runs, by), *by]
     by += differing(runs, by)
-    rows = summarize(report_points(runs, by))
+    points = report_points(runs, by)
+    rows, levels = summarize(points), level_rows(points)
     _check_replicates(rows)
     out.mkdir(parents=True, exist_ok=True)
     print_rows(rows, by)
@@ -140,6 +143,11 @@ def report(
         write_markdown(rows, out / "report.md", by),
         accuracy_figure(rows, out / "report.png", figure_title(runs, by)),
     ]
+    if levels:  # level methods (IMP, SAP): their table by level index as well
+        written += [
+            write_levels_csv(levels, out / "report_levels.csv", by),
+            write_levels_markdown(levels, out / "report_levels.md", by),
+        ]
     print(f"{len(runs)} runs, {len(rows)} groups -> " + ", ".join(map(str, written)))
     return rows
 
