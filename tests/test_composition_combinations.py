@@ -66,8 +66,12 @@ def test_a_combination_no_preset_uses_reaches_its_exact_target(name, tmp_path, m
 
 
 CONFLICTS = [
-    (["pruning=gmp", "pruning/rule=pq_index"], "pruning/rule=pq_index", "pruning/schedule=cubic"),
-    (["pruning=imp", "pruning/after=regrow"], "pruning/after=regrow", "pruning/schedule=levels"),
+    (
+        ["pruning=global_magnitude", "pruning/after=regrow"],
+        "pruning/after=regrow",
+        "pruning/schedule=one_shot",
+    ),
+    (["pruning=snip", "pruning/after=rewind"], "pruning/rule=snip", "pruning/after=rewind"),
     (["pruning=gmp", "pruning/after=rewind"], "pruning/after=rewind", "pruning/schedule=cubic"),
     (["pruning=snip", "pruning/schedule=cubic"], "pruning/rule=snip", "pruning/schedule=cubic"),
 ]
@@ -85,22 +89,22 @@ def test_a_conflicting_pair_is_refused_naming_both_parts(overrides, first, secon
 def test_a_conflict_exits_2_in_one_line_before_any_data_is_read(tmp_path):
     missing = tmp_path / "no-such-dataset"  # reading it would fail with another message
     proc = run_cli(
-        "pruning=gmp", "pruning/rule=pq_index", "data=imagefolder", f"data.root={missing}",
+        "pruning=gmp", "pruning/after=rewind", "data=imagefolder", f"data.root={missing}",
         f"paths.runs_dir={tmp_path}",
     )  # fmt: skip
     assert proc.returncode == 2, proc.stderr[-2000:]
     lines = proc.stderr.strip().splitlines()
     assert lines == [
-        "prunelab: error: pruning/rule=pq_index does not combine with pruning/schedule=cubic: "
-        "the PQ index decides how much each level prunes; this schedule fixes the sparsity itself"
+        "prunelab: error: pruning/after=rewind does not combine with pruning/schedule=cubic: "
+        "rewinding happens between the trainings of schedule=levels"
     ]
     assert not any(tmp_path.rglob("results.json"))
 
 
 def test_a_sweep_over_parts_is_checked_option_by_option():
     check_keys(["pruning=gmp", "pruning/rule=magnitude,random", "pruning.rule.seed=3"])
-    with pytest.raises(ConfigError, match="pruning/rule=pq_index does not combine"):
-        check_keys(["pruning=gmp", "pruning/rule=magnitude,pq_index"])
+    with pytest.raises(ConfigError, match="pruning/after=rewind does not combine"):
+        check_keys(["pruning=gmp", "pruning/after=finetune,rewind"])
     with pytest.raises(ConfigError, match="pruning/after=regrw is not one of"):
         check_keys(["pruning=gmp", "pruning/after=finetune,regrw"])
 
