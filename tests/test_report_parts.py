@@ -102,11 +102,11 @@ def test_a_part_the_flat_by_key_already_splits_is_not_added_again(tmp_path):
     assert [r.label for r in found] == [f"gmp (rule.allocation={a})" for a in ("erk", "global")]
 
 
-def test_the_structural_stage_splits_by_name_and_option(tmp_path):
+def test_the_structural_stage_splits_by_name_and_option_and_a_list_never(tmp_path):
     precrop = {"name": "precrop", "density": 0.5, "_target_": "prunelab.callbacks.PreCropping"}
     make_run(tmp_path / "plain", 0, *gmp(), 0.8)
-    make_run(tmp_path / "half", 0, *gmp(structure=precrop), 0.7)
-    make_run(tmp_path / "third", 0, *gmp(structure={**precrop, "density": 0.3}), 0.6)
+    make_run(tmp_path / "half", 0, *gmp(structure={**precrop, "keep": ["conv1"]}), 0.7)
+    make_run(tmp_path / "third", 0, *gmp(structure={**precrop, "density": 0.3, "keep": []}), 0.6)
     labels = [r.label for r in report([tmp_path], tmp_path / "out")]
     assert labels == [
         "gmp (structure=none, structure.density=None)",

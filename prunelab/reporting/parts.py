@@ -13,8 +13,9 @@ The rules:
   run's `seed`) and `_target_` (follows from the kind);
 - a key splits when runs that the split so far (method and the keys given) puts in one group
   hold two or more distinct values of it; a value a run does not have (a part another kind lacks,
-  a run from before parts existed) never splits. So a key that only repeats a split already made
-  (`pruning.rule.allocation` beside `--by pruning.allocation`) is not added twice.
+  a run from before parts existed) never splits, nor does a list (it names no group). So a key
+  that only repeats a split already made (`pruning.rule.allocation` beside `--by
+  pruning.allocation`) is not added twice.
 """
 
 from __future__ import annotations
@@ -66,8 +67,8 @@ def _skipped(key: str) -> bool:
     return name in SKIPPED or (key.startswith("pruning.") and name in TARGET)
 
 
-def _comparable(value: Any) -> Any:
-    return value if isinstance(value, (str, int, float, bool)) else repr(value)
+def _scalar(value: Any) -> bool:
+    return value is None or isinstance(value, (str, int, float, bool))
 
 
 def differing(runs: Sequence[Run], by: Sequence[str] = ()) -> list[str]:
@@ -77,12 +78,14 @@ def differing(runs: Sequence[Run], by: Sequence[str] = ()) -> list[str]:
     for key in candidates(runs):
         if key in split:
             continue
+        values = [run.value(key) for run in runs]
+        if not all(map(_scalar, values)):  # a list (layer globs, ...): not a label
+            continue
         groups: dict[tuple, set] = defaultdict(set)
-        for run in runs:
-            value = run.value(key)
+        for run, value in zip(runs, values):
             if value is not None:
                 group = (str(run.get("pruning.name")), *(repr(run.value(k)) for k in split))
-                groups[group].add(_comparable(value))
-        if any(len(values) > 1 for values in groups.values()):
+                groups[group].add(value)
+        if any(len(found) > 1 for found in groups.values()):
             split.append(key)
     return split[len(by) :]
