@@ -23,8 +23,8 @@ PROG = "prunelab-report"
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog=PROG,
-        description="Group runs by method and target sparsity (and by model and dataset "
-        "where the runs differ in them), average over seeds "
+        description="Group runs by method and target sparsity (and by model, dataset and the "
+        "parts of a method where the runs differ in them), average over seeds "
         "(mean ± sample std), print the table, and write it as CSV and Markdown with the "
         "figure of test accuracy against remaining weights.",
         epilog="Multi-stage runs (IMP, SAP) contribute one point per stage, and a table per "
@@ -39,7 +39,9 @@ def parser() -> argparse.ArgumentParser:
         help="also the finished runs of this W&B group (online; repeatable)",
     )
     p.add_argument(
-        "--out", type=Path, help="folder for report.csv/.md/.png (default: the first PATH)"
+        "--out",
+        type=Path,
+        help="folder for report.csv/.md/.png (default: the first PATH, else the current folder)",
     )
     p.add_argument(
         "--by",
