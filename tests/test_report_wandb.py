@@ -134,8 +134,9 @@ class Stub:
 def test_unfinished_runs_are_left_out_and_parts_still_split(tmp_path, capsys):
     api = Api([Stub("a", "finished", 0.8, 0), Stub("b", "finished", 0.6, 0, "random")])
     api.found += [Stub("c", "running", None, 1), Stub("d", "crashed", 0.1, 2)]
+    api.found += [Stub("e", "finished", None, 3)]
     assert main(["--wandb", "me/prunelab/g", "--out", str(tmp_path)], api=api) == 0
-    assert "skipped 2 unfinished run(s) of me/prunelab/g, e.g. me/prunelab/c (running)" in (
+    assert "skipped 3 unfinished run(s) of me/prunelab/g, e.g. me/prunelab/c (running)" in (
         capsys.readouterr().err
     )
     assert "| gmp | magnitude | 0.9 | 1 |" in (tmp_path / "report.md").read_text()

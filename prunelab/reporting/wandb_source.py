@@ -154,10 +154,12 @@ class WandbGroup:
         return runs
 
     def _finished(self, run: WandbRun) -> bool:
-        done = run.state == "finished" and "test/acc" in run.summary_metrics
-        if not done:
-            self.unfinished.append(f"{self.project}/{run.id} ({run.state})")
-        return done
+        tested = "test/acc" in run.summary_metrics  # not: a run stopped by a refusal, a NaN
+        if run.state == "finished" and tested:
+            return True
+        why = run.state if run.state != "finished" else "finished without test/acc"
+        self.unfinished.append(f"{self.project}/{run.id} ({why})")
+        return False
 
     def _run(self, run: WandbRun) -> Run:
         results: dict[str, Any] = _numbers(run.summary_metrics)
