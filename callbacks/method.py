@@ -23,7 +23,7 @@ from typing import Any
 import pytorch_lightning as pl
 import torch
 
-from prunelab.callbacks.masked import MaskedTraining
+from prunelab.callbacks.masked import MaskedTraining, pruning_root
 from prunelab.errors import ConfigError
 from prunelab.pruning.actions import Regrow
 from prunelab.pruning.rules import Rule
@@ -161,6 +161,8 @@ class PruningMethod(MaskedTraining):
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         super().setup(trainer, pl_module, stage)
         if stage == "fit":
+            size = getattr(trainer.datamodule, "image_size", 32)  # as PreCropping reads it
+            self.rule.bind(pruning_root(pl_module), (3, size, size))
             self.check_plan(trainer.max_epochs)
             self.check_feasible()
 

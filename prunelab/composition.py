@@ -140,6 +140,14 @@ def _step_named(kinds: tuple[str, ...], rule, schedule, after) -> tuple[str, dic
 def named(kinds: Mapping[str, str], node: Mapping[str, Any]) -> tuple[str, dict] | None:
     """The named method (class path, arguments) that binds exactly these parts, or None."""
     rule, schedule, after = (node[p] for p in PARTS)
+    if rule.get("structure", "weight") != "weight":  # whole channels: PruningMethod binds them
+        steps = kinds["schedule"] != "levels" and kinds["after"] == "finetune"
+        if kinds["rule"] != "magnitude" or not steps:
+            raise ConfigError(
+                f"pruning.structure={rule['structure']} is an option of the magnitude rule on "
+                "one_shot or cubic with after=finetune (pruning=gmp, global_magnitude)"
+            )
+        return None
     if kinds["schedule"] != "levels":
         return _step_named(tuple(kinds[p] for p in PARTS), rule, schedule, after)
     if kinds["rule"] == "magnitude" and _plain_magnitude(rule):

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from prunelab.pruning.actions import LevelRewind, Regrow
-from prunelab.pruning.rules import LevelRule, MagnitudeRule, PQIndexRule, RandomRule, Rule
+from prunelab.pruning.channel_rule import magnitude_rule
+from prunelab.pruning.rules import LevelRule, PQIndexRule, RandomRule, Rule
 from prunelab.pruning.schedule import imp_density
 from prunelab.pruning.schedules import Cubic, Levels, OneShot
 
@@ -62,8 +63,8 @@ def step_rule(node: Mapping[str, Any]) -> Rule:
     """The rule of a step schedule (`one_shot`, `cubic`), or of a level under `SparsityLevels`."""
     kind = node["kind"]
     if kind == "magnitude":
-        opts = options("rule", node, ("allocation", "min_threshold", "pattern"))
-        return MagnitudeRule(**opts)
+        opts = options("rule", node, ("allocation", "min_threshold", "pattern", "structure"))
+        return magnitude_rule(opts.pop("structure", None) or "weight", opts)
     if kind == "random":
         return RandomRule(**options("rule", node, ("allocation", "seed")))
     raise ValueError(f"pruning/rule={kind} has no step form")  # snip, pq_index: see composition

@@ -50,6 +50,10 @@ class Rule:
         """Refuse, with a ValueError naming the setting, a rule that cannot reach `sparsity` on
         weights of these shapes (decided before any training step). Default: every rule can."""
 
+    def bind(self, network: torch.nn.Module, input_shape: tuple[int, ...]) -> None:
+        """Read what the rule needs of the network's structure, once per fit before `check`
+        (`prunelab.pruning.channel_rule`: its channel groups). Default: nothing."""
+
 
 @dataclass(frozen=True)
 class MagnitudeRule(Rule):
