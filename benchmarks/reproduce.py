@@ -24,6 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the `reproduce` helper package
 
 from reproduce import document  # noqa: E402
+from reproduce.budgets import BUDGETS  # noqa: E402
 from reproduce.budgets import budget as get_budget  # noqa: E402
 from reproduce.claims import CLAIMS, plan  # noqa: E402
 from reproduce.estimate import estimate, format_estimate, measure_speed  # noqa: E402
@@ -49,7 +50,7 @@ def numbers(text: str) -> tuple[int, ...]:
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--budget", choices=("smoke", "full"), default="smoke")
+    p.add_argument("--budget", choices=tuple(BUDGETS), default="smoke")
     p.add_argument("--claims", type=numbers, default=CLAIMS, help="e.g. 1,3 (default: all)")
     p.add_argument("--seeds", type=numbers, default=None, help="replace the budget's seeds")
     p.add_argument("--jobs", type=int, default=2, help="runs at a time (one per core)")

@@ -18,6 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the `reproduce` helper package
 
 from reproduce import stability  # noqa: E402
+from reproduce.budgets import BUDGETS  # noqa: E402
 from reproduce.budgets import budget as get_budget  # noqa: E402
 from reproduce.runner import run_tasks  # noqa: E402
 
@@ -27,7 +28,7 @@ SHARED_CIFAR10 = REPO.parent / "shared" / "data" / "cifar10"
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--budget", choices=("smoke", "full"), default="smoke")
+    p.add_argument("--budget", choices=tuple(BUDGETS), default="smoke")
     p.add_argument("--root", type=Path, help="results root (default runs/reproduce/<budget>)")
     p.add_argument("--data-root", type=Path, default=SHARED_CIFAR10, help="CIFAR-10 ImageFolder")
     p.add_argument("--mini", action="store_true", help="embedded 5k-image set (tests only)")

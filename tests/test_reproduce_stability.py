@@ -42,6 +42,7 @@ def test_verdict_follows_the_rule():
     assert neither["verdict"] == "not reproduced"
     barrier = clear_and_stable["data"]["rewind"]["init"]["barrier"]
     assert abs(barrier["mean"] - 11.0) < 1e-9 and barrier["n"] == 2  # points
+    assert clear_and_stable["data"]["rewind"]["init"]["distance"]["mean"] == 40.0  # not scaled
 
 
 def test_the_document_renders_the_claim_with_its_own_command(tmp_path):

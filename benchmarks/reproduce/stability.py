@@ -63,16 +63,16 @@ def analyse(run_dir: Path, level: int, budget: Budget, threads: int) -> Path:
 def summarize(results: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
     """Barrier and copies' errors (percentage points) per rewind point, mean and std over seeds."""
 
-    def stat(values: Sequence[float]) -> dict[str, float]:
+    def stat(values: Sequence[float], scale: float = 100.0) -> dict[str, float]:
         spread = statistics.stdev(values) if len(values) > 1 else 0.0
-        return {"mean": 100 * statistics.fmean(values), "std": 100 * spread, "n": len(values)}
+        return {"mean": scale * statistics.fmean(values), "std": scale * spread, "n": len(values)}
 
     out = {}
     for name, runs in results.items():
         out[name] = {
             "barrier": stat([r["barrier"] for r in runs]),
             "endpoint_error": stat([statistics.fmean(r["copy_errors"]) for r in runs]),
-            "distance": stat([r["distance"]["copies"] for r in runs]) if runs else {},
+            "distance": stat([r["distance"]["copies"] for r in runs], 1.0) if runs else {},
             "sparsity": runs[0]["sparsity"] if runs else None,
             "errors": [[100 * e for e in r["errors"]] for r in runs],
         }
