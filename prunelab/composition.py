@@ -11,7 +11,9 @@
   `IterativeMagnitudePruning` (magnitude, levels, rewind | finetune), `PQIndexPruning`
   (pq_index, levels, rewind | finetune);
 - any other combination runs on the same two adapters the named methods are made of:
-  `PruningMethod` (one_shot, cubic) or `LevelPruning` (levels);
+  `PruningMethod` (one_shot, cubic) or `LevelPruning` (levels), e.g. the PQ-index rule on a
+  step schedule (`PQAllocationRule`: the schedule's amount split by SAP's counts) or regrowth
+  after each level's pruning (`LevelPruning(..., regrow=)`);
 - a combination without meaning (`CONFLICTS`) is refused in one line naming both parts.
 """
 
@@ -26,21 +28,25 @@ from prunelab import composition_parts as parts
 from prunelab.errors import ConfigError
 
 PARTS = ("rule", "schedule", "after")
+# The instability analysis of each level's subnetwork (`LevelStability`): level methods only.
+STABILITY = ("stability", "stability_levels", "stability_seeds", "stability_bn")
 # Options every method takes besides its parts (MaskedTraining's, and the level methods' own).
-COMMON = ("exclude", "collapse_threshold", "plot", "plot_dir", "prog_bar", "monitor", "masks_from")
-LEVEL_ONLY = ("monitor", "masks_from")  # what only a level method (and GraNet's monitor) reads
+COMMON = (
+    "exclude", "collapse_threshold", "plot", "plot_dir", "prog_bar", "monitor", "masks_from",
+    *STABILITY,
+)  # fmt: skip
+# What only a level method (and GraNet's monitor) reads.
+LEVEL_ONLY = ("monitor", "masks_from", *STABILITY)
 
 # (part, kind) x (other part, its kinds) that cannot go together, and why.
 CONFLICTS = (
-    ("rule", "pq_index", "schedule", ("one_shot", "cubic"),
-     "the PQ index decides how much each level prunes; this schedule fixes the sparsity itself"),
     ("rule", "snip", "schedule", ("cubic", "levels"),
      "SNIP scores once at initialization (schedule=one_shot)"),
     ("rule", "snip", "after", ("rewind", "regrow"), "SNIP prunes once at initialization"),
     ("after", "rewind", "schedule", ("one_shot", "cubic"),
      "rewinding happens between the trainings of schedule=levels"),
-    ("after", "regrow", "schedule", ("one_shot", "levels"),
-     "regrowth acts at every update of schedule=cubic"),
+    ("after", "regrow", "schedule", ("one_shot",),
+     "regrowth acts at every update of schedule=cubic or after each level of schedule=levels"),
 )  # fmt: skip
 
 
@@ -119,11 +125,11 @@ def _step_named(kinds: tuple[str, ...], rule, schedule, after) -> tuple[str, dic
         initial, masks = parts.initial_sparsity(schedule), schedule.get("initial_masks")
         if initial and not masks:  # GraNet starts from random masks at s_i > 0
             return None
-        regrow = parts.options("after", after, ("fraction", "fraction_min"))
+        parts.regrow(after)  # refuses `to` off levels
         args = _window(schedule) | {"initial_density": 1.0 - initial}
         args |= {"distribution": masks or "erk", "seed": schedule.get("seed")}
-        args |= {"regrow_fraction": regrow.get("fraction", 0.5)}
-        args |= {"regrow_fraction_min": regrow.get("fraction_min", 0.005)}
+        args |= {"regrow_fraction": after.get("fraction", 0.5)}
+        args |= {"regrow_fraction_min": after.get("fraction_min", 0.005)}
         return "prunelab.callbacks.GraNet", args | {"allocation": rule.get("allocation", "global")}
     if kinds == ("snip", "one_shot", "finetune"):
         sparsity, prune_at = _one_shot(schedule)
@@ -150,6 +156,8 @@ def named(kinds: Mapping[str, str], node: Mapping[str, Any]) -> tuple[str, dict]
         return None
     if kinds["schedule"] != "levels":
         return _step_named(tuple(kinds[p] for p in PARTS), rule, schedule, after)
+    if kinds["after"] == "regrow":  # no named method regrows on levels
+        return None
     if kinds["rule"] == "magnitude" and _plain_magnitude(rule):
         args = _level_args(schedule, after) | {"fraction": schedule.get("fraction", 0.2)}
         args["allocation"] = rule.get("allocation", "global")
@@ -174,8 +182,12 @@ def composed(kinds: Mapping[str, str], node: Mapping[str, Any], common: dict[str
         else:
             level_rule, probe = parts.SparsityLevels(parts.step_rule(rule), fraction), None
         common.setdefault("monitor", "val/acc")
-        return LevelPruning(level_rule, plan, parts.rewind(after), probe=probe, **common)
-    common.pop("masks_from", None)
+        if kinds["after"] != "regrow":
+            return LevelPruning(level_rule, plan, parts.rewind(after), probe=probe, **common)
+        rewind, regrow = parts.level_regrow(after)
+        return LevelPruning(level_rule, plan, rewind, probe=probe, regrow=regrow, **common)
+    for key in ("masks_from", *STABILITY):
+        common.pop(key, None)
     regrows = kinds["after"] == "regrow"
     if kinds["schedule"] == "one_shot":
         timing, start = parts.one_shot(schedule), None
@@ -213,9 +225,18 @@ def build(node: dict[str, Any]) -> Any:
     kinds = kinds_of(node)
     check_combination(kinds)
     common = {k: node[k] for k in COMMON if k in node}
+    if common.get("stability") and kinds["schedule"] != "levels":
+        raise ConfigError(
+            "pruning.stability analyses each level's subnetwork: it needs pruning/schedule=levels"
+        )
     if common.get("masks_from") is not None and kinds["schedule"] != "levels":
         raise ConfigError(
             "pruning.masks_from replays an earlier run's levels: it needs pruning/schedule=levels"
+        )
+    if common.get("masks_from") is not None and kinds["after"] == "regrow":
+        raise ConfigError(
+            "pruning.masks_from replays an earlier run's masks of each level; "
+            "pruning/after=regrow would change them"
         )
     if node["rule"].get("pattern") is not None and kinds["schedule"] != "one_shot":
         raise ConfigError(

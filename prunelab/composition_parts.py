@@ -3,11 +3,13 @@
 A method config (`conf/pruning/<name>.yaml`) names three parts, each a node with a `kind` and its
 own options (`conf/pruning/rule|schedule|after/<kind>.yaml`):
 - rule: which weights a pruning step keeps: `magnitude`, `random`, `snip` (scores + allocation;
-  `allocation: erk` is the ERK allocation) or `pq_index` (SAP: the PQ index decides how many);
+  `allocation: erk` is the ERK allocation) or `pq_index` (SAP: on levels the PQ index decides
+  how many; on a step schedule it splits the schedule's amount between layers or neurons);
 - schedule: when it prunes and to what sparsity: `one_shot`, `cubic` or `levels`;
 - after: what follows each pruning step: `finetune` (train on with the masks), `rewind`
   (weights to init / step K, or the learning rate: `lr`, `lr:K`; between levels) or `regrow`
-  (GraNet's drop-and-regrow at every update of the cubic schedule).
+  (GraNet's drop-and-regrow at every update of the cubic schedule, or after each level's
+  pruning, before the rewind its `to` names).
 Each function here reads one part node and returns the piece (`prunelab.pruning.rules`,
 `schedules`, `actions`); a bad value raises ValueError naming `pruning.<part>.<key>`.
 """
@@ -20,6 +22,7 @@ from typing import Any
 
 from prunelab.pruning.actions import LevelRewind, Regrow
 from prunelab.pruning.channel_rule import magnitude_rule
+from prunelab.pruning.pq_allocation import PQAllocationRule
 from prunelab.pruning.rules import LevelRule, PQIndexRule, RandomRule, Rule
 from prunelab.pruning.schedule import imp_density
 from prunelab.pruning.schedules import Cubic, Levels, OneShot
@@ -67,12 +70,17 @@ def step_rule(node: Mapping[str, Any]) -> Rule:
         return magnitude_rule(opts.pop("structure", None) or "weight", opts)
     if kind == "random":
         return RandomRule(**options("rule", node, ("allocation", "seed")))
-    raise ValueError(f"pruning/rule={kind} has no step form")  # snip, pq_index: see composition
+    if kind == "pq_index":  # the schedule's amount, split between units by SAP's counts
+        return PQAllocationRule(**options("rule", node, PQ))
+    raise ValueError(f"pruning/rule={kind} has no step form")  # snip: see composition
+
+
+PQ = ("p", "q", "eta", "gamma", "beta", "scope")  # the options of pruning/rule=pq_index
 
 
 def pq_rule(node: Mapping[str, Any]) -> PQIndexRule:
     """SAP's level rule from `pruning/rule=pq_index`."""
-    return PQIndexRule(**options("rule", node, ("p", "q", "eta", "gamma", "beta", "scope")))
+    return PQIndexRule(**options("rule", node, PQ))
 
 
 def final_sparsity(node: Mapping[str, Any]) -> float:
@@ -146,9 +154,24 @@ def rewind(node: Mapping[str, Any]) -> LevelRewind:
     return LevelRewind(opts.get("to", "init"), opts.get("control", "none"), opts.get("seed"))
 
 
-def regrow(node: Mapping[str, Any]) -> Regrow:
+REGROW = ("fraction", "fraction_min", "to")  # the options of pruning/after=regrow
+
+
+def regrow(node: Mapping[str, Any], on_levels: bool = False) -> Regrow:
     """`pruning/after=regrow`: GraNet's drop-and-regrow, r decaying from `fraction` to
-    `fraction_min` (capped at `fraction`) with a cosine over the run."""
-    opts = options("after", node, ("fraction", "fraction_min"))
+    `fraction_min` (capped at `fraction`) with a cosine over the run. `to` (the rewind after each
+    level's regrowth) is for `on_levels` only: elsewhere it must be null."""
+    opts = options("after", node, REGROW)
+    if not on_levels and opts.get("to") is not None:
+        raise ValueError(
+            f"after.to={opts['to']} rewinds between levels: it needs pruning/schedule=levels"
+        )
     fraction = opts.get("fraction", 0.5)
     return Regrow(fraction, min(opts.get("fraction_min", 0.005), fraction))
+
+
+def level_regrow(node: Mapping[str, Any]) -> tuple[LevelRewind, Regrow]:
+    """`pruning/after=regrow` on levels: the rewind `to` names (null: `init`, as
+    `pruning/after=rewind`) and the regrowth after each level's pruning."""
+    to = node.get("to")
+    return LevelRewind("init" if to is None else to), regrow(node, on_levels=True)
