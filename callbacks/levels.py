@@ -31,6 +31,7 @@ import torch
 from prunelab.callbacks.level_masks import MasksFrom, level_file, save_level_masks
 from prunelab.callbacks.level_records import LevelProbe, LevelRecords
 from prunelab.callbacks.level_report import log_level, use_level_axis
+from prunelab.callbacks.level_stability import level_stability
 from prunelab.callbacks.masked import MaskedTraining, pruning_root
 from prunelab.errors import ConfigError
 from prunelab.plotting import run_title
@@ -88,6 +89,9 @@ class LevelPruning(MaskedTraining):
             instead of the rule's; required by the lottery-ticket controls (`random_reinit`:
             those masks on a fresh initialization, `random_prune`: shuffled within each layer).
         probe: a method's own per-level figures (SAP: the PQ index), or None.
+        stability: the instability analysis of each level's subnetwork at its rewind point
+            (`LevelStability`: two copies on two data orders, the error along the line between
+            them); `stability_levels` (None: all), `stability_seeds`, `stability_bn` its options.
         exclude, collapse_threshold, plot, **common: see `MaskedTraining`.
     """
 
@@ -103,6 +107,10 @@ class LevelPruning(MaskedTraining):
         exclude: Sequence[str] = (),
         collapse_threshold: float = 0.01,
         plot: bool = True,
+        stability: bool = False,
+        stability_levels: Sequence[int] | None = None,
+        stability_seeds: Sequence[int] = (1, 2),
+        stability_bn: str = "keep",
         **common: Any,
     ) -> None:
         super().__init__(exclude, collapse_threshold, plot, **common)
@@ -111,6 +119,9 @@ class LevelPruning(MaskedTraining):
         self.masks_from = None if masks_from is None else Path(masks_from)
         self.given = None if masks_from is None else MasksFrom(masks_from, schedule.levels)
         self.records = LevelRecords(monitor, probe)
+        self.stability = level_stability(
+            stability, schedule.levels, stability_levels, stability_seeds, stability_bn
+        )
         self.level = 0  # the level being trained
         self.steps_per_level = 0  # optimizer steps of one level, known once the Trainer is set up
 
@@ -179,6 +190,7 @@ class LevelPruning(MaskedTraining):
     def end_level(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """Record the level that just ended and log it with the level as x."""
         record = self.records.record(trainer, pl_module, self.level, self._params, self.masks)
+        record.update(self.stability.entries(self.level))
         self.stages.append(record)
         log_level(trainer, record)
 
@@ -199,6 +211,7 @@ class LevelPruning(MaskedTraining):
         self.action.schedules(trainer.optimizers, schedulers, per_epoch)
         self.level = level
         self.records.reset()
+        self.stability.start(trainer, pl_module, level, self.masks, self.epochs_per_level)
 
     # -- Lightning hooks -------------------------------------------------------------------------
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
@@ -213,6 +226,7 @@ class LevelPruning(MaskedTraining):
         self.steps_per_level = self.schedule.steps_per_level(per_epoch)
         self.action.check(self.steps_per_level)
         self.action.resolve_seed()
+        self.stability.check(trainer, pl_module)
 
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         super().on_fit_start(trainer, pl_module)
@@ -249,6 +263,8 @@ class LevelPruning(MaskedTraining):
         super().on_fit_end(trainer, pl_module)
         title = run_title(pl_module, f"{type(self).__name__}, rewind={self.rewind_spec()}")
         self.records.plot(self.stages, lambda name: self.plot_path(trainer, name), title)
+        densities = {s["stage"]: s["density"] for s in self.stages}
+        self.stability.plot(self.plot_path(trainer, "stability.png"), title, densities)
 
     def state_dict(self) -> dict[str, Any]:
         return {
@@ -256,6 +272,7 @@ class LevelPruning(MaskedTraining):
             "level": self.level,
             **self.records.state_dict(),
             **self.action.state_dict(),
+            **self.stability.state_dict(),
         }
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
@@ -263,6 +280,7 @@ class LevelPruning(MaskedTraining):
         self.level = state_dict.get("level", 0)
         self.records.load_state_dict(state_dict)
         self.action.load_state_dict(state_dict)
+        self.stability.load_state_dict(state_dict)
 
 
 def level_steps(trainer: pl.Trainer) -> int | None:
