@@ -33,9 +33,11 @@ from prunelab.callbacks.level_records import LevelProbe, LevelRecords
 from prunelab.callbacks.level_report import log_level, use_level_axis
 from prunelab.callbacks.level_stability import level_stability
 from prunelab.callbacks.masked import MaskedTraining, pruning_root
+from prunelab.callbacks.snip import training_batches
 from prunelab.errors import ConfigError
 from prunelab.plotting import run_title
-from prunelab.pruning.actions import LevelRewind
+from prunelab.pruning.actions import LevelRewind, Regrow
+from prunelab.pruning.layer_densities import summed_gradients
 from prunelab.pruning.lr_horizon import check_fits_level
 from prunelab.pruning.rules import LevelRule
 from prunelab.pruning.schedules import Levels
@@ -89,6 +91,8 @@ class LevelPruning(MaskedTraining):
             instead of the rule's; required by the lottery-ticket controls (`random_reinit`:
             those masks on a fresh initialization, `random_prune`: shuffled within each layer).
         probe: a method's own per-level figures (SAP: the PQ index), or None.
+        regrow: GraNet's drop-and-regrow after each level's pruning, before the rewind (by the
+            gradient of one training batch at the end-of-level weights), or None.
         stability: the instability analysis of each level's subnetwork at its rewind point
             (`LevelStability`: two copies on two data orders, the error along the line between
             them); `stability_levels` (None: all), `stability_seeds`, `stability_bn` its options.
@@ -104,6 +108,7 @@ class LevelPruning(MaskedTraining):
         monitor: str = "val/acc",
         masks_from: str | None = None,
         probe: LevelProbe | None = None,
+        regrow: Regrow | None = None,
         exclude: Sequence[str] = (),
         collapse_threshold: float = 0.01,
         plot: bool = True,
@@ -115,7 +120,7 @@ class LevelPruning(MaskedTraining):
     ) -> None:
         super().__init__(exclude, collapse_threshold, plot, **common)
         check_control(action.control, masks_from)
-        self.rule, self.schedule, self.action = rule, schedule, action
+        self.rule, self.schedule, self.action, self.regrow = rule, schedule, action, regrow
         self.masks_from = None if masks_from is None else Path(masks_from)
         self.given = None if masks_from is None else MasksFrom(masks_from, schedule.levels)
         self.records = LevelRecords(monitor, probe)
@@ -202,9 +207,11 @@ class LevelPruning(MaskedTraining):
             masks = self.rule.masks(self._params, self.masks, level)
         masks = self.action.masks(self._params, self.masks, masks, level)
         network = self.network(pl_module)
+        if self.regrow is not None:
+            masks = self.regrow_level(trainer, pl_module, masks)
         init_fn = init_scheme(network) if self.control == "random_reinit" else None
         self.action.weights(network, level, init_fn)
-        self.set_masks(trainer, pl_module, masks)
+        self.set_masks(trainer, pl_module, masks, may_grow=self.regrow is not None)
         save_level_masks(trainer, level, self.masks)
         schedulers = [(c.scheduler, c.interval) for c in trainer.lr_scheduler_configs]
         per_epoch = max(1, self.steps_per_level // self.epochs_per_level)
@@ -212,6 +219,21 @@ class LevelPruning(MaskedTraining):
         self.level = level
         self.records.reset()
         self.stability.start(trainer, pl_module, level, self.masks, self.epochs_per_level)
+
+    def regrow_level(self, trainer: pl.Trainer, pl_module: pl.LightningModule, pruned):
+        """The pruned masks installed (the weights they drop are zeroed), then the masks after
+        drop-and-regrow by the gradient of the first training batch at the end-of-level weights.
+        Regrown weights start at 0, unless a weight rewind then restores every kept weight."""
+        batches = training_batches(trainer, 1)
+        grads = summed_gradients(self.network(pl_module), self._params, batches)
+        before = {n: m.clone() for n, m in self.masks.items()}
+        self.set_masks(trainer, pl_module, pruned, report=False)
+        r = self.regrow.fraction_at(trainer.global_step, self.steps_per_level * (self.levels + 1))
+        new = self.regrow.masks(self.masks, self._params, grads, r)
+        record = self.regrow.record(before, self.masks, new, r)
+        for logger in trainer.loggers:
+            logger.log_metrics(record, step=trainer.global_step)
+        return new
 
     # -- Lightning hooks -------------------------------------------------------------------------
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
