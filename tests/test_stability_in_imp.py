@@ -17,9 +17,10 @@ from prunelab.config import compose
 from prunelab.errors import ConfigError
 from prunelab.export.checkpoint import read_checkpoint, restore_network
 from prunelab.module import Classifier
-from prunelab.stability import alphas
+from prunelab.stability import alphas, interpolate
 from prunelab.stability.cli import compose as compose_stability
 from prunelab.stability.copies import Length, Resume, train_copy
+from prunelab.stability.level import level_start
 from prunelab.stability.run import stability
 from prunelab.train import train
 
@@ -124,24 +125,31 @@ def test_identical_copies_and_a_resumed_run_keep_the_saved_analysis(
     assert [s["test/acc"] for s in results["stages"]] == [s["test/acc"] for s in first]
 
 
-def test_copies_resume_the_level_schedule_at_the_rewind_step(analysed):
-    """One SGD step moves the weights by lr x (the first batch's gradient + decay): a copy put
-    at step K moves factor(K) / factor(0) as far as one at step 0, the ratio of the LRs the IMP
-    run logged at the first step of level 1 (replayed from K = 1) and of level 0."""
+def test_copies_resume_the_level_schedule_at_the_rewind_step_and_keep_the_masks(analysed):
+    """One SGD step moves the weights by lr x (the first batch's gradient + decay): a copy of
+    level 2 at its rewind point put at step K moves factor(K) / factor(0) as far as one at step
+    0, the ratio of the LRs the IMP run logged at the first step of level 1 (replayed from K = 1)
+    and of level 0. Both copies, and the line between them, keep the level's pruned weights 0."""
     run_dir, _ = analysed
-    checkpoint = read_checkpoint(run_dir / "checkpoints" / "last.ckpt")
+    last = run_dir / "checkpoints" / "last.ckpt"
+    checkpoint = read_checkpoint(last)
     network = restore_network(checkpoint)
+    state, masks = level_start(last, 2)
+    network.load_state_dict(state)
     datamodule = instantiate(compose(RUN).data, _convert_="all")
-    start = {n: p.detach().clone() for n, p in network.named_parameters()}
-
-    def moved(resume):
-        state = train_copy(network, {}, datamodule, checkpoint.config, 5, Length(steps=1), resume)
-        return torch.cat([(state[n] - start[n]).flatten() for n in start]).norm()
-
+    run = checkpoint.config
+    copies = [
+        train_copy(network, masks, datamodule, run, 5, Length(steps=1), Resume(step, 1))
+        for step in (1, 0)
+    ]
+    moved = [torch.cat([(c[n] - state[n]).flatten() for n, _ in network.named_parameters()])
+             for c in copies]  # fmt: skip
     lrs = metrics(run_dir, "lr")
     assert lrs[2] / lrs[0] == pytest.approx(0.1)  # level 1 starts at step 2, its schedule at 1
-    ratio = moved(Resume(step=1, epochs=1)) / moved(Resume(step=0, epochs=1))
-    assert float(ratio) == pytest.approx(lrs[2] / lrs[0], rel=1e-3)
+    assert float(moved[0].norm() / moved[1].norm()) == pytest.approx(lrs[2] / lrs[0], rel=1e-3)
+    for point in (*copies, interpolate(*copies, 0.5, masks)):
+        assert all(not point[n][~m].any() for n, m in masks.items())
+        assert all(point[n][m].count_nonzero() > 0.9 * m.sum() for n, m in masks.items())
 
 
 def test_settings_are_refused_in_one_line_naming_the_key(tmp_path):
