@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from omegaconf import DictConfig
 
-from prunelab.config import CHOICE_GROUPS, choices
+from prunelab.config import CHOICE_GROUPS, choices, config_dir
 from prunelab.errors import ConfigError
 
 
@@ -18,11 +18,16 @@ def check_overrides(overrides: Sequence[str]) -> None:
         if not sep or key not in CHOICE_GROUPS or "(" in value or value in ("", "null"):
             continue
         valid = choices(key)
+        nested = key == "experiment"  # presets in sub-folders too: experiment=repro/claim1
         for option in value.split(","):
-            if option not in valid:
+            if option not in valid and not (nested and _in_folder(key, option)):
                 raise ConfigError(
                     f"{key}={option} is not a known {key}; valid choices: {', '.join(valid)}"
                 )
+
+
+def _in_folder(group: str, option: str) -> bool:
+    return (config_dir() / group / f"{option}.yaml").is_file()
 
 
 def normalize(cfg: DictConfig) -> None:
