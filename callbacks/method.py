@@ -161,7 +161,8 @@ class PruningMethod(MaskedTraining):
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         super().setup(trainer, pl_module, stage)
         if stage == "fit":
-            size = getattr(trainer.datamodule, "image_size", 32)  # as PreCropping reads it
+            # the image side as PreCropping reads it; 32 without a data module (plain loaders)
+            size = getattr(getattr(trainer, "datamodule", None), "image_size", 32)
             self.rule.bind(pruning_root(pl_module), (3, size, size))
             self.check_plan(trainer.max_epochs)
             self.check_feasible()
