@@ -164,6 +164,8 @@ def test_paper_scale_trains_whole_epochs_of_the_same_arms(name):
     cpu, paper = grid(f"repro/{name}"), check_points(f"repro/paper/{name}")
     cfg = point(f"repro/paper/{name}", *paper[0])
     assert cfg.trainer.limit_train_batches is None
+    per_training = cfg.pruning.get("epochs_per_level") or cfg.trainer.max_epochs
+    assert per_training == (60 if name.startswith("claim2") else 160)  # claim 2: fine-tuning
     assert Path(cfg.paths.repro) != Path(point(f"repro/{name}").paths.repro)
     keys = lambda points: {o.partition("=")[0] for p in points for o in p}  # noqa: E731
     assert keys(paper) >= keys(cpu)  # the same arms (some at more sparsities)
