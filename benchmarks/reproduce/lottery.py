@@ -39,7 +39,9 @@ def protocol(b: Budget) -> str:
         "Controls, same rewind point, both from the IMP run's masks of every level "
         "(`pruning.masks_from`): random reinit (those masks on a fresh initialization) and "
         "random prune (each layer's mask shuffled: the IMP run's per-layer counts at random "
-        f"positions). {training_text(b)}."
+        "positions). Level 0 is the same dense training in all three: bit-identical on a CPU, "
+        "slightly different on a GPU (nondeterministic kernels). "
+        f"{training_text(b)}."
     )
 
 

@@ -63,4 +63,12 @@ PAPERS: dict[int, list[tuple[str, str]]] = {
             "pruning-at-init, with real speed-ups (no official code; prunelab's interpretation)",
         ),
     ],
+    6: [
+        (
+            "Frankle et al. 2020 (Linear Mode Connectivity)",
+            "ResNet-20 and VGG-16 subnetworks become stable (barrier within 2 points) only with "
+            "rewinding to k > 0 (a few hundred to 2,000 iterations), not k = 0; matching tickets "
+            "are stable ones; measured after full training (160 epochs per copy)",
+        ),
+    ],
 }
