@@ -163,7 +163,7 @@ def named(kinds: Mapping[str, str], node: Mapping[str, Any]) -> tuple[str, dict]
         args["allocation"] = rule.get("allocation", "global")
         return "prunelab.callbacks.IterativeMagnitudePruning", args
     if kinds["rule"] == "pq_index":
-        args = parts.options("rule", rule, ("p", "q", "eta", "gamma", "beta", "scope"))
+        args = parts.pq_options(rule, step=False)
         return "prunelab.callbacks.PQIndexPruning", args | _level_args(schedule, after)
     return None
 
@@ -204,6 +204,15 @@ NAMED = (
     "prunelab.callbacks.IterativeMagnitudePruning", "prunelab.callbacks.PQIndexPruning",
     "prunelab.callbacks.RandomPruning", "prunelab.callbacks.SNIPPruning",
 )  # fmt: skip
+
+
+LEVEL_NAMED = ("prunelab.callbacks.IterativeMagnitudePruning", "prunelab.callbacks.PQIndexPruning")
+
+
+def _same_family(target: str, path: str) -> bool:
+    """Two named methods on the same kind of schedule (levels, or steps): a preset's `_target_`
+    and the method its parts make once a rule or an action was swapped on the command line."""
+    return target in NAMED and (target in LEVEL_NAMED) == (path in LEVEL_NAMED)
 
 
 def _own_target(node: Mapping[str, Any]) -> type | None:
@@ -248,7 +257,9 @@ def build(node: dict[str, Any]) -> Any:
         return composed(kinds, node, common)
     path, args = found
     cls, target = get_class(path), node.get("_target_")
-    if target is not None and target != path:  # a subclass of a named method as the target
+    # a user's subclass of a named method as the target; a preset's named `_target_` yields to
+    # parts that swap its rule (`pruning=imp pruning/rule=pq_index` is SAP on IMP's levels)
+    if target is not None and target != path and not _same_family(target, path):
         custom = get_class(target)
         if not issubclass(custom, cls):
             raise ConfigError(

@@ -71,16 +71,25 @@ def step_rule(node: Mapping[str, Any]) -> Rule:
     if kind == "random":
         return RandomRule(**options("rule", node, ("allocation", "seed")))
     if kind == "pq_index":  # the schedule's amount, split between units by SAP's counts
-        return PQAllocationRule(**options("rule", node, PQ))
+        return PQAllocationRule(**pq_options(node, step=True))
     raise ValueError(f"pruning/rule={kind} has no step form")  # snip: see composition
 
 
 PQ = ("p", "q", "eta", "gamma", "beta", "scope")  # the options of pruning/rule=pq_index
 
 
+def pq_options(node: Mapping[str, Any], step: bool) -> dict[str, Any]:
+    """The PQ-index rule's options; an unset `scope` is SAP's `global` on levels and `layer` on
+    a step schedule (one global unit would leave nothing for the PQ index to split)."""
+    opts = options("rule", node, PQ)
+    if opts.get("scope") is None:
+        opts["scope"] = "layer" if step else "global"
+    return opts
+
+
 def pq_rule(node: Mapping[str, Any]) -> PQIndexRule:
     """SAP's level rule from `pruning/rule=pq_index`."""
-    return PQIndexRule(**options("rule", node, PQ))
+    return PQIndexRule(**pq_options(node, step=False))
 
 
 def final_sparsity(node: Mapping[str, Any]) -> float:

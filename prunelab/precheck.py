@@ -81,10 +81,10 @@ def cfg_choice(overrides: Sequence[str], group: str) -> str:
 
 def check_parts(overrides: Sequence[str]) -> None:
     """Refuse a part option that does not exist (`pruning/rule=magnitud`) or a pair of parts that
-    do not combine (`pruning=gmp pruning/rule=pq_index`), in one line, before Hydra runs.
+    do not combine (`pruning=gmp pruning/after=rewind`), in one line, before Hydra runs.
 
     Raises:
-        ConfigError: `pruning/rule=pq_index does not combine with pruning/schedule=cubic: ...`
+        ConfigError: `pruning/after=rewind does not combine with pruning/schedule=cubic: ...`
     """
     picks = [item.partition("=") for item in overrides]
     picks = [(k, v) for k, _, v in picks if k in (*PART_GROUPS, "structure") and _is_pick(k, v)]

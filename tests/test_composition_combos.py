@@ -99,11 +99,13 @@ def test_neuron_scope_spares_rows_sap_would_not_prune_and_prunes_only_active_wei
     assert new["flat"].all()
 
 
-def test_the_global_scope_is_refused_on_a_step_schedule():
+def test_the_global_scope_is_refused_on_a_step_schedule_and_layer_is_its_default():
     with pytest.raises(ValueError, match="global unit leaves it nothing to split"):
         PQAllocationRule(scope="global")
     with pytest.raises(ValueError, match="pruning.rule.scope=layer or neuron"):
-        build(["pruning=gmp", "pruning/rule=pq_index"])  # the rule's default scope
+        build(["pruning=gmp", "pruning/rule=pq_index", "pruning.rule.scope=global"])
+    assert build(["pruning=gmp", "pruning/rule=pq_index"]).rule.scope == "layer"
+    assert build(["pruning=imp", "pruning/rule=pq_index"]).rule.scope == "global"  # SAP's
 
 
 # -- the combinations, trained ---------------------------------------------------------------------
