@@ -35,8 +35,15 @@ def planned_epochs(pruning: Any, default: int) -> Any:
     return (levels + 1) * per_level if levels >= 0 and per_level >= 1 else default
 
 
+def run_name(model: str, structure: str, pruning: str) -> str:
+    """`name: ${prunelab.run_name:<model>,<structure>,<pruning>}` (the groups' choices): model and
+    method, with the structural stage between them when there is one (`resnet20-precrop-gmp`)."""
+    return "-".join([model, pruning] if structure == "none" else [model, structure, pruning])
+
+
 # Registered on import, so the command line and `compose()` resolve the config tree alike.
 OmegaConf.register_new_resolver("prunelab.planned_epochs", planned_epochs, replace=True)
+OmegaConf.register_new_resolver("prunelab.run_name", run_name, replace=True)
 
 
 def config_dir() -> Path:

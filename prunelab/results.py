@@ -57,6 +57,10 @@ def write_results(path: Path, results: Mapping[str, Any]) -> None:
     write_text(path, json.dumps(clean, indent=2) + "\n")
 
 
+# A dense count and its pruned count, shown as one row `params dense → pruned`.
+PAIRS = {"params/total": ("params", "params/nonzero"), "macs/dense": ("MACs", "macs/nonzero")}
+
+
 def _fmt(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4f}"
@@ -65,21 +69,39 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+def _rows(results: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The table's (label, value) rows in `results`' order, one per figure, except that a dense
+    count and its pruned count held together make one row: `272,474 → 28,668 (10.5%)`."""
+    paired = {pruned for dense, (_, pruned) in PAIRS.items() if {dense, pruned} <= results.keys()}
+    rows = []
+    for key, value in results.items():
+        if key == "stages" or key in paired or isinstance(value, (list, dict)):
+            continue
+        name, pruned = PAIRS.get(key, (key, None))
+        if pruned in paired:
+            kept = f" ({results[pruned] / value:.1%})" if value else ""
+            counts = f"{_fmt(value)} → {_fmt(results[pruned])}{kept}"
+            rows.append((f"{name} dense → pruned", counts))
+        else:
+            rows.append((key, _fmt(value)))
+    return rows
+
+
 def print_table(
     results: Mapping[str, Any],
     title: str,
     console: Console | None = None,
     run_dir: Path | None = None,
 ) -> None:
-    """Print the final figures, one row per stage for multi-stage methods, then `run_dir` on a
-    line of its own (never wrapped inside the title)."""
+    """Print the final figures (parameter and MAC counts as dense → pruned beside the accuracy),
+    one row per stage for multi-stage methods, then `run_dir` on a line of its own (never
+    wrapped inside the title)."""
     console = console or Console()
     table = Table(title=title, show_header=True)
     table.add_column("metric")
     table.add_column("value", justify="right")
-    for key, value in results.items():
-        if key != "stages" and not isinstance(value, (list, dict)):
-            table.add_row(key, _fmt(value))
+    for key, value in _rows(results):
+        table.add_row(key, value)
     console.print(table)
     stages = results.get("stages") or []
     if stages:

@@ -19,7 +19,7 @@ from prunelab.config import compose
 from prunelab.loggers import wandb_mode
 from prunelab.validate import normalize, validate
 
-RUN = (*TINY, "test_after_fit=false")  # the run whose checkpoint the last rows resume
+RUN = (*TINY, "pruning=none", "test_after_fit=false")  # the dense run the last rows resume
 
 # (overrides, what the one line must name); `{name}` is a file or folder of `inputs` below,
 # `{runs}` the row's own runs folder.

@@ -3,12 +3,14 @@
 from pathlib import Path
 
 import pytest
+from omegaconf import OmegaConf
 from PIL import Image
 
 from prunelab.building import build_node as _build
 from prunelab.building import build_pruning
 from prunelab.config import choices, compose
 from prunelab.network import build_network
+from prunelab.terminal import MIN_UPDATES
 
 SMALL_DATA = ("cifar10_mini", "cifar10", "cifar100")
 
@@ -34,10 +36,46 @@ def test_groups_offer_the_documented_options():
 
 
 def test_default_config_is_the_embedded_job():
+    # The default job prunes: GMP of ResNet-20 to 90% on the embedded set, with enough updates.
     cfg = compose()
     assert cfg.data._target_.endswith("MiniCIFAR10DataModule")
-    assert cfg.model.depth == 20 and cfg.pruning.name == "none"
-    assert cfg.name == "resnet20-none"
+    assert cfg.model.depth == 20 and cfg.pruning.name == "gmp" and cfg.pruning.sparsity == 0.9
+    assert cfg.name == "resnet20-gmp"
+    (method,) = build_pruning(cfg.pruning)
+    steps_per_epoch = 5000 // cfg.data.batch_size  # the embedded set's 5,000 training images
+    plan = method.schedule.targets(steps_per_epoch, cfg.trainer.max_epochs)
+    assert len(plan) >= MIN_UPDATES and max(plan.values()) == 0.9
+    # Dense is one override away, on the same schedule of epochs.
+    dense = compose(["pruning=none"])
+    assert build_pruning(dense.pruning) == [] and dense.name == "resnet20-none"
+    assert dense.trainer.max_epochs == cfg.trainer.max_epochs
+
+
+@pytest.mark.parametrize("option", sorted(set(choices("pruning")) - {"gmp", "none"}))
+def test_other_methods_keep_their_own_settings_on_the_embedded_set(option):
+    # The default job's schedule is GMP's on the embedded set only: no other method inherits it.
+    mini, full = compose([f"pruning={option}"]), compose([f"pruning={option}", "data=cifar10"])
+    assert mini.trainer.max_epochs == full.trainer.max_epochs
+    assert OmegaConf.to_container(mini.pruning) == OmegaConf.to_container(full.pruning)
+
+
+def test_gmp_off_the_embedded_set_keeps_its_own_schedule():
+    cfg = compose(["data=cifar10"])
+    assert cfg.pruning.frequency == 100 and cfg.trainer.max_epochs == 10
+
+
+@pytest.mark.parametrize(
+    "overrides, name",
+    [
+        ([], "resnet20-gmp"),
+        (["pruning=none"], "resnet20-none"),
+        (["pruning=precrop"], "resnet20-precrop"),
+        (["structure=precrop"], "resnet20-precrop-gmp"),
+        (["model=vgg16", "structure=precrop", "pruning=imp"], "vgg16-precrop-imp"),
+    ],
+)
+def test_the_run_name_says_model_structure_and_method(overrides, name):
+    assert compose(overrides).name == name
 
 
 @pytest.mark.parametrize("option", choices("model"))

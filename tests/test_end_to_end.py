@@ -9,16 +9,21 @@ from cli_runs import run_cli
 from prunelab.results import CONTRACT_KEYS
 
 
-def test_a_short_run_on_the_embedded_set_learns(run_prunelab):
-    # 40 steps of 32 real training images, evaluated on all 1,000 embedded test images.
-    results, run_dir = run_prunelab(
-        ["trainer.limit_train_batches=40", "trainer.limit_test_batches=null", "optim.lr=0.05"]
-    )
+def test_a_short_run_of_the_default_job_prunes_and_learns(run_prunelab):
+    # The default job (GMP to 90%, an update every 10 steps) cut to 2 epochs of 40 steps of 32
+    # real training images, pruning in the first, evaluated on all 1,000 embedded test images.
+    short = ["trainer.max_epochs=2", "trainer.limit_train_batches=40", "pruning.end_epoch=1"]
+    results, run_dir = run_prunelab([*short, "trainer.limit_test_batches=null", "optim.lr=0.05"])
     on_disk = json.loads((run_dir / "results.json").read_text())
     assert set(CONTRACT_KEYS) <= set(on_disk)
-    assert on_disk["stages"] == [] and on_disk["sparsity"] == 0.0
-    assert on_disk["params/total"] == on_disk["params/nonzero"] == 272_474
-    assert on_disk["macs/dense"] == on_disk["macs/nonzero"] > 40e6
+    # Counted again from the saved weights: ResNet-20's 270,896 conv and linear weights.
+    state = torch.load(run_dir / "checkpoints/last.ckpt", weights_only=True)["state_dict"]
+    weights = [v for k, v in state.items() if k.endswith("weight") and v.dim() in (2, 4)]
+    zeros = sum(int((w == 0).sum()) for w in weights)
+    assert sum(w.numel() for w in weights) == 270_896 and abs(zeros - 0.9 * 270_896) <= 1
+    assert on_disk["stages"] == [] and on_disk["sparsity"] == zeros / 270_896
+    assert on_disk["params/total"] == 272_474 and on_disk["params/nonzero"] == 272_474 - zeros
+    assert on_disk["macs/dense"] > 40e6 and on_disk["macs/nonzero"] < 0.5 * on_disk["macs/dense"]
     # Chance is 0.10; with 1,000 test images its standard deviation is about 0.01.
     assert on_disk["test/acc"] > 0.16, on_disk
     assert (run_dir / "metrics.csv").is_file() and (run_dir / "checkpoints/last.ckpt").is_file()

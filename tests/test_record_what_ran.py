@@ -24,8 +24,10 @@ LTH = ("pruning=lth", "pruning.levels=1", "pruning.epochs_per_level=1")
         (["pruning=lth"], (5 + 1) * 3),
         (["pruning=pq_index", "pruning.levels=2", "pruning.epochs_per_level=4"], (2 + 1) * 4),
         (["experiment=lth_resnet20_cifar10_mini"], (5 + 1) * 4),
-        (["pruning=gmp"], 10),  # no plan: the trainer's default
-        (["pruning=gmp", "trainer.max_epochs=3"], 3),
+        (["pruning=global_magnitude"], 10),  # no plan: the trainer's default
+        (["pruning=gmp", "data=cifar10"], 10),
+        ([], 3),  # the default job: GMP's schedule on the embedded set (conf/quickstart/)
+        (["pruning=gmp", "trainer.max_epochs=5"], 5),
     ],
 )
 def test_composed_max_epochs_follows_the_plan(overrides, epochs):
