@@ -14,6 +14,7 @@ CONFIG_PATH = f"pkg://{CONFIG_MODULE}"
 # Config groups a user picks an option of on the command line (`model=vgg16`).
 CHOICE_GROUPS = (
     "data", "model", "optim", "sched", "pruning", "monitor", "trainer", "logger", "experiment",
+    "quickstart",  # chosen by config.yaml (`${data}_${pruning}`); a typed name must exist too
 )  # fmt: skip
 
 

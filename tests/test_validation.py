@@ -11,7 +11,12 @@ from prunelab.validate import check_overrides
 
 @pytest.mark.parametrize(
     ("override", "named"),
-    [("model=resnet21", "resnet20"), ("data=cifar11", "cifar10_mini"), ("pruning=lotery", "gmp")],
+    [
+        ("model=resnet21", "resnet20"),
+        ("data=cifar11", "cifar10_mini"),
+        ("pruning=lotery", "gmp"),
+        ("quickstart=foo", "cifar10_mini_gmp"),  # chosen by config.yaml, but typed names too
+    ],
 )
 def test_unknown_group_option_lists_valid_choices(override, named):
     with pytest.raises(ConfigError, match=override.split("=")[1]) as info:
