@@ -24,9 +24,12 @@ def run_cli(*args: str, timeout: int = 240, cwd=None, **env: str) -> subprocess.
 
 
 def run_python(argv, timeout: int = 240, cwd=None, **env: str) -> subprocess.CompletedProcess:
-    """`python *argv` (e.g. `["-c", SCRIPT, *overrides]`), offline and single-threaded."""
+    """`python *argv` (e.g. `["-c", SCRIPT, *overrides]`), offline and single-threaded, with a
+    W&B service of its own: a test that ran W&B in this process left `WANDB_SERVICE` set, and a
+    child attached to that service finds a crashed run's id still in use when it resumes."""
+    inherited = {k: v for k, v in os.environ.items() if k != "WANDB_SERVICE"}
     environment = {
-        **os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true", "OMP_NUM_THREADS": "1",
+        **inherited, "WANDB_MODE": "offline", "WANDB_SILENT": "true", "OMP_NUM_THREADS": "1",
         **env,
     }  # fmt: skip
     return subprocess.run(

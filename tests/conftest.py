@@ -15,6 +15,9 @@ def _offline(monkeypatch):
     # Tests must never reach the network or prompt for a W&B login.
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.setenv("WANDB_SILENT", "true")
+    # A test that ran W&B in this process left its service's address here; a child process
+    # would attach to that service and find a crashed run's id still in use when it resumes.
+    os.environ.pop("WANDB_SERVICE", None)
 
 
 @pytest.fixture

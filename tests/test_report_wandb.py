@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 from test_wandb_run import _items
-from test_wandb_sweep import wandb_records
+from test_wandb_sweep import finished_records
 
 from prunelab.reporting import load_run, main, report
 from prunelab.reporting.wandb_source import WandbGroup
@@ -33,21 +33,6 @@ class OfflineRun:
 
     def file(self, name):
         return StoredFile(self.files / name)
-
-
-def finished_records(log: Path, timeout_s: float = 60.0) -> list:
-    """The records of an offline run's log once W&B has written its last (`exit`): the writer
-    may still be flushing when `finish()` returns."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            records = wandb_records(log)
-            if records and records[-1].WhichOneof("record_type") == "exit":
-                return records
-        except Exception:  # noqa: BLE001 (a record half written)
-            pass
-        assert time.monotonic() < deadline, f"{log}: W&B did not finish writing it"
-        time.sleep(0.1)
 
 
 class StoredFile:

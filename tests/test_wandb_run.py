@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from cli_runs import TINY, run_cli
-from test_wandb_sweep import wandb_records
+from test_wandb_sweep import finished_records
 
 from prunelab.wandb_log import run_name, swept_keys
 
@@ -29,7 +29,7 @@ def read_run(run_dir: Path) -> dict:
     """The run record's identity, the summary and every history row of an offline W&B run."""
     (log,) = run_dir.glob("wandb/offline-run-*/run-*.wandb")
     run: dict = {"summary": {}, "history": [], "files": log.parent / "files", "artifacts": {}}
-    for record in wandb_records(log):
+    for record in finished_records(log):
         kind = record.WhichOneof("record_type")
         if kind == "run":
             r = record.run

@@ -2,6 +2,7 @@
 summary and its results table, read back from the files W&B wrote."""
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,22 @@ def wandb_records(path: Path) -> list:
     return records
 
 
+def finished_records(log: Path, timeout_s: float = 60.0) -> list:
+    """The records of an offline run's log once W&B has written its last (`exit`): the writer
+    may still be flushing when `finish()` returns (under load, one read in three came back
+    without the summary)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            records = wandb_records(log)
+            if records and records[-1].WhichOneof("record_type") == "exit":
+                return records
+        except Exception:  # noqa: BLE001 (a record half written)
+            pass
+        assert time.monotonic() < deadline, f"{log}: W&B did not finish writing it"
+        time.sleep(0.1)
+
+
 def _key(item) -> str:
     # Newer W&B writers put the name in nested_key (first element) and leave key empty.
     return item.key or item.nested_key[0]
@@ -41,7 +58,7 @@ def read_run(run_dir: Path) -> dict:
     """The offline W&B run under `run_dir`: id, group, summary (last value per key), tables."""
     (log,) = run_dir.glob("wandb/offline-run-*/run-*.wandb")
     run: dict = {"summary": {}, "history_keys": set(), "files": log.parent / "files"}
-    for record in wandb_records(log):
+    for record in finished_records(log):
         kind = record.WhichOneof("record_type")
         if kind == "run":
             run["id"], run["group"] = record.run.run_id, record.run.run_group
