@@ -9,6 +9,12 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
+from prunelab.reporting.compare import (
+    append_markdown,
+    compare,
+    print_comparisons,
+    write_compare_csv,
+)
 from prunelab.reporting.figure import accuracy_figure
 from prunelab.reporting.levels import level_rows, write_levels_csv, write_levels_markdown
 from prunelab.reporting.parts import differing
@@ -50,6 +56,16 @@ def parser() -> argparse.ArgumentParser:
         metavar="KEY",
         help="also split groups by this config key, e.g. pruning.allocation (repeatable); "
         "the parts runs differ in (pruning.rule.kind, structure.name, ...) split them anyway",
+    )
+    p.add_argument(
+        "--compare",
+        action="append",
+        default=[],
+        nargs=2,
+        metavar=("A", "B"),
+        help="does group A beat group B at their shared sparsities (clear/ahead/behind, and a "
+        "verdict); groups by their printed label or a prefix of one (repeatable); writes "
+        "report_compare.csv and adds to report.md",
     )
     return p
 
@@ -117,17 +133,22 @@ def read_runs(paths: Sequence[Path], sources: Sequence[RunSource] = ()) -> list[
 
 
 def report(
-    paths: Sequence[Path], out: Path, by: Sequence[str] = (), sources: Sequence[RunSource] = ()
+    paths: Sequence[Path],
+    out: Path,
+    by: Sequence[str] = (),
+    sources: Sequence[RunSource] = (),
+    pairs: Sequence[tuple[str, str]] = (),
 ) -> list[Row]:
     """Read the runs, print the table and write report.csv, report.md and report.png to `out`
-    (and report_levels.csv/.md where runs have levels, `prunelab.reporting.levels`).
+    (and report_levels.csv/.md where runs have levels, `prunelab.reporting.levels`; with `pairs`,
+    report_compare.csv and a section of report.md, `prunelab.reporting.compare`).
 
     Runs split by method, target sparsity, the `by` keys and the parts they differ in
     (`prunelab.reporting.parts`).
 
     Raises:
         ReportError: a path is missing or holds no finished run, a source cannot be read, or a
-            `by` key is in no run.
+            `by` key is in no run, or a name in `pairs` matches no group or several.
     """
     runs = read_runs(paths, sources)
     for key in by:  # a misspelt key would silently put every run in one group
@@ -138,6 +159,7 @@ def report(
     points = report_points(runs, by)
     rows, levels = summarize(points), level_rows(points)
     _check_replicates(rows)
+    comparisons = compare(rows, pairs)  # refuses a bad name before anything is written
     out.mkdir(parents=True, exist_ok=True)
     print_rows(rows, by)
     written = [
@@ -150,6 +172,10 @@ def report(
             write_levels_csv(levels, out / "report_levels.csv", by),
             write_levels_markdown(levels, out / "report_levels.md", by),
         ]
+    if comparisons:
+        print_comparisons(comparisons)
+        written.append(write_compare_csv(comparisons, out / "report_compare.csv"))
+        append_markdown(comparisons, out / "report.md")
     print(f"{len(runs)} runs, {len(rows)} groups -> " + ", ".join(map(str, written)))
     return rows
 
@@ -162,7 +188,7 @@ def main(argv: Sequence[str] | None = None, api: WandbApi | None = None) -> int:
     out = args.out or (first if first is not None and first.is_dir() else Path.cwd())
     try:
         sources = [WandbGroup(group, api) for group in args.wandb]
-        report(args.paths, out, args.by, sources)
+        report(args.paths, out, args.by, sources, [tuple(pair) for pair in args.compare])
     except ReportError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
