@@ -9,12 +9,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-CLEAR, AHEAD, BEHIND = "clear", "ahead", "behind"
-COMPARE_RULE = (
-    "A beats B *clearly* when mean(A) - std(A) > mean(B) + std(B) (sample std over seeds; 0 with "
-    "one seed), A is *ahead* when only mean(A) > mean(B), else A is *behind*."
+from prunelab.reporting.compare import (  # the rule is the product's (prunelab-report --compare)
+    AHEAD,
+    BEHIND,
+    CLEAR,
+    COMPARE_RULE,
+    NOT,
+    PARTLY,
+    REPRODUCED,
+    outcome,
+    verdict,
 )
-REPRODUCED, PARTLY, NOT = "reproduced", "partly", "not reproduced"
+
+__all__ = ["AHEAD", "BEHIND", "CLEAR", "COMPARE_RULE", "NOT", "PARTLY", "REPRODUCED", "Stat"]
+__all__ += ["combine", "compare", "pairwise_verdict", "read_results", "stat"]
 
 
 @dataclass(frozen=True)
@@ -47,22 +55,14 @@ def compare(a: Mapping[str, Any] | None, b: Mapping[str, Any] | None) -> str | N
     """`clear`, `ahead` or `behind` for A against B (stat dicts), by COMPARE_RULE."""
     if a is None or b is None:
         return None
-    if a["mean"] - (a["std"] or 0.0) > b["mean"] + (b["std"] or 0.0):
-        return CLEAR
-    return AHEAD if a["mean"] > b["mean"] else BEHIND
+    return outcome(a["mean"], a["std"], b["mean"], b["std"])
 
 
 def pairwise_verdict(outcomes: Iterable[str | None]) -> str:
     """Reproduced when A beats B clearly at every point; partly when A is at least ahead at every
     point or clearly ahead at some; not reproduced otherwise (or with nothing measured)."""
     outcomes = list(outcomes)
-    if not outcomes or None in outcomes:
-        return NOT
-    if all(o == CLEAR for o in outcomes):
-        return REPRODUCED
-    if all(o in (CLEAR, AHEAD) for o in outcomes) or CLEAR in outcomes:
-        return PARTLY
-    return NOT
+    return NOT if None in outcomes else verdict(outcomes)
 
 
 def combine(*verdicts: str) -> str:
