@@ -4,11 +4,12 @@ files, and a name that matches no group or several refused."""
 
 import csv
 import json
+import statistics
 
 import pytest
 import yaml
 
-from prunelab.reporting import main
+from prunelab.reporting import Row, main
 from prunelab.reporting.compare import (
     AHEAD,
     BEHIND,
@@ -16,6 +17,7 @@ from prunelab.reporting.compare import (
     NOT,
     PARTLY,
     REPRODUCED,
+    compare,
     outcome,
     verdict,
 )
@@ -67,32 +69,41 @@ def test_compare_pairs_at_shared_sparsities_with_verdicts(runs, tmp_path, capsys
     with (out / "report_compare.csv").open() as handle:
         rows = list(csv.DictReader(handle))
     found = [(r["a"], r["b"], float(r["target_sparsity"]), r["outcome"]) for r in rows]
-    assert found == [
-        (NONE, PRUNE, 0.0, AHEAD),
+    assert found == [  # level 0 (dense for all three, NONE ahead of PRUNE there) left out
         (NONE, PRUNE, 0.2, CLEAR),
         (NONE, PRUNE, 0.36, BEHIND),
-        (NONE, REINIT, 0.0, CLEAR),  # a prefix names its one group; 0.488 is REINIT's alone
-        (NONE, REINIT, 0.2, CLEAR),
+        (NONE, REINIT, 0.2, CLEAR),  # a prefix names its one group; 0.488 is REINIT's alone
         (NONE, REINIT, 0.36, CLEAR),  # 0.90 - 0 > 0.895 + 0: one seed counts as std 0
-        (REINIT, NONE, 0.0, BEHIND),
         (REINIT, NONE, 0.2, BEHIND),
         (REINIT, NONE, 0.36, BEHIND),
     ]
-    assert [r["verdict"] for r in rows] == [PARTLY] * 3 + [REPRODUCED] * 3 + [NOT] * 3
+    assert [r["verdict"] for r in rows] == [PARTLY] * 2 + [REPRODUCED] * 2 + [NOT] * 2
     for row in rows:  # the numbers written obey the rule they are labelled with
         a, b = (float(row[f"{s}_test/acc_mean"]) for s in "ab")
         sa, sb = (float(row[f"{s}_test/acc_std"] or 0) for s in "ab")
         assert (row["outcome"] == CLEAR) == (a - sa > b + sb)
         assert (row["outcome"] == BEHIND) == (a <= b)
-    assert rows[2]["a_test/acc_std"] == "0.0" and rows[5]["b_test/acc_std"] == ""
-    assert (rows[0]["a_runs"], rows[3]["b_runs"]) == ("2", "1")
-    lines = [f"{NONE} vs {PRUNE}: partly (1 of 3 clear)", f"{REINIT} vs {NONE}: not reproduced"]
+    assert rows[1]["a_test/acc_std"] == "0.0" and rows[3]["b_test/acc_std"] == ""
+    assert (rows[0]["a_runs"], rows[2]["b_runs"]) == ("2", "1")
+    lines = [f"{NONE} vs {PRUNE}: partly (1 of 2 clear)", f"{REINIT} vs {NONE}: not reproduced"]
     printed = capsys.readouterr().out
-    assert lines[0] in printed and f"{lines[1]} (0 of 3 clear)" in printed
+    assert lines[0] in printed and f"{lines[1]} (0 of 2 clear)" in printed
     markdown = (out / "report.md").read_text()
     assert markdown.startswith("| method | pruning.control | target sparsity |")  # kept
     assert f"| {NONE} | {PRUNE} | 0.2 | 80.00% | 92.50 ± 0.71 | 85.50 ± 0.71 | clear |" in markdown
     assert f"- {lines[0]}" in markdown and "mean(A) - std(A) > mean(B) + std(B)" in markdown
+
+
+def test_groups_sharing_only_the_dense_point_are_compared_there():
+    def row(method, target, accs):
+        mean, std = {"test/acc": statistics.fmean(accs)}, {"test/acc": statistics.stdev(accs)}
+        return Row(method, (), target, (0, 1), mean, std)
+
+    rows = [row("none", 0.0, [0.90, 0.91]), row("wide", 0.0, [0.95, 0.96])]
+    rows.append(row("wide", 0.5, [0.5, 0.5]))  # not in "none": not compared
+    (found,) = compare(rows, [("wide", "none")])
+    assert [(a.target, b.target, o) for a, b, o in found.points] == [(0.0, 0.0, CLEAR)]
+    assert found.verdict == REPRODUCED
 
 
 def test_a_name_matching_no_group_or_several_is_refused(runs, tmp_path, capsys):

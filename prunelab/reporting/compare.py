@@ -1,8 +1,8 @@
 """`prunelab-report --compare A B`: does group A beat group B, point by point and as a verdict.
 
-At every target sparsity both groups have, on `test/acc` over seeds, by COMPARE_RULE, and a
-verdict per pair (`verdict`). Groups are named by the labels the report prints
-(`imp (control=random_prune)`) or a prefix of one label only."""
+At every pruned target sparsity both groups have (0 only when they share no other: IMP's level 0
+is the dense training of a run and its controls alike), on `test/acc` over seeds by COMPARE_RULE,
+with a verdict per pair (`verdict`); groups by the labels the report prints or a unique prefix."""
 
 from __future__ import annotations
 
@@ -66,8 +66,7 @@ class Comparison:
 
 
 def resolve(name: str, labels: Sequence[str]) -> str:
-    """The label `name` is, or the one label it is a prefix of; ReportError (listing the labels)
-    when it matches none or several."""
+    """The label `name` is or is the one prefix of; ReportError listing the labels otherwise."""
     found = [name] if name in labels else [label for label in labels if label.startswith(name)]
     if len(found) == 1:
         return found[0]
@@ -86,7 +85,8 @@ def compare(rows: Sequence[Row], pairs: Sequence[tuple[str, str]]) -> list[Compa
         if a == b:
             raise ReportError(f"--compare {first!r} {second!r}: both name the group {a!r}")
         theirs = {row.target: row for row in rows if row.label == b}
-        ours = [row for row in rows if row.label == a and row.target in theirs]
+        shared = [row for row in rows if row.label == a and row.target in theirs]
+        ours = [row for row in shared if row.target > 0] or shared  # see the module docstring
         points = [(r, theirs[r.target], outcome(*_stat(r), *_stat(theirs[r.target]))) for r in ours]
         found.append(Comparison(a, b, points))
     return found
