@@ -14,7 +14,6 @@ import json
 import statistics
 import subprocess
 import sys
-from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from typing import Any
 from reproduce.budgets import Budget
 from reproduce.claims import Task, imp
 from reproduce.runner import environment
+from reproduce.stats import CLEAR, NOT, PARTLY, REPRODUCED, compare, stat
 
 CONFIGS = {"claim6/imp_init": "init", "claim1/imp_rewind": "step K"}
 
@@ -63,20 +63,17 @@ def analyse(run_dir: Path, level: int, budget: Budget, threads: int) -> Path:
 def summarize(results: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
     """Barrier and copies' errors (percentage points) per rewind point, mean and std over seeds."""
 
-    def stat(values: Sequence[float], scale: float = 100.0) -> dict[str, float]:
-        spread = statistics.stdev(values) if len(values) > 1 else 0.0
-        return {"mean": scale * statistics.fmean(values), "std": scale * spread, "n": len(values)}
-
-    out = {}
-    for name, runs in results.items():
-        out[name] = {
-            "barrier": stat([r["barrier"] for r in runs]),
-            "endpoint_error": stat([statistics.fmean(r["copy_errors"]) for r in runs]),
-            "distance": stat([r["distance"]["copies"] for r in runs], 1.0) if runs else {},
-            "sparsity": runs[0]["sparsity"] if runs else None,
+    return {
+        name: {
+            "barrier": stat(100 * r["barrier"] for r in runs),
+            "endpoint_error": stat(100 * statistics.fmean(r["copy_errors"]) for r in runs),
+            "distance": stat(r["distance"]["copies"] for r in runs),
+            "sparsity": runs[0]["sparsity"],
             "errors": [[100 * e for e in r["errors"]] for r in runs],
         }
-    return out
+        for name, runs in results.items()
+        if runs
+    }
 
 
 def measure(
@@ -137,8 +134,9 @@ def protocol(b: Budget) -> str:
     )
 
 
-def _cell(s: dict[str, float] | None, digits: int = 2) -> str:
-    return "" if not s else f"{s['mean']:.{digits}f} ± {s['std']:.{digits}f}"
+def _cell(s: dict[str, Any] | None, digits: int = 2) -> str:
+    """A stat's mean ± std (std 0 for a single seed), empty when not measured."""
+    return "" if not s else f"{s['mean']:.{digits}f} ± {s['std'] or 0:.{digits}f}"
 
 
 def claim_summary(measured: dict[str, Any], budget: Budget) -> dict[str, Any]:
@@ -153,18 +151,17 @@ def claim_summary(measured: dict[str, Any], budget: Budget) -> dict[str, Any]:
     columns = ["rewind to", "remaining weights", "error barrier (points)",
                "copies' test error (%)", "L2 distance between copies", "seeds"]  # fmt: skip
     if init and late:
-        (bi, si), (bk, sk) = ((r["barrier"]["mean"], r["barrier"]["std"]) for r in (init, late))
-        clear, stable = bi - si > bk + sk, bk < STABLE
-        verdict = "reproduced" if clear and stable else "partly" if clear or stable else "not"
-        verdict = "not reproduced" if verdict == "not" else verdict
+        clear = compare(init["barrier"], late["barrier"]) == CLEAR  # COMPARE_RULE
+        stable = late["barrier"]["mean"] < STABLE
+        verdict = REPRODUCED if clear and stable else PARTLY if clear or stable else NOT
         reason = (
-            f"Barrier at rewind to init {bi:.2f} ± {si:.2f} points, at step "
-            f"{budget.rewind_step} {bk:.2f} ± {sk:.2f}: init is "
+            f"Barrier at rewind to init {_cell(init['barrier'])} points, at step "
+            f"{budget.rewind_step} {_cell(late['barrier'])}: init is "
             f"{'clearly' if clear else 'not clearly'} less stable; step K is "
             f"{'stable' if stable else 'not stable'} (< {STABLE:g} points)."
         )
     else:
-        verdict, reason = "not reproduced", "Not every run of the claim finished."
+        verdict, reason = NOT, "Not every run of the claim finished."
     return {
         "claim": 6,
         "title": "Instability at rewind to initialization, stability with late rewinding",
