@@ -17,7 +17,7 @@ from rich.table import Table
 
 from prunelab.atomic import write_text
 from prunelab.reporting.runs import ReportError
-from prunelab.reporting.summary import Row
+from prunelab.reporting.summary import Row, mean_pm
 
 METRIC = "test/acc"
 LAST = ("a_runs", "b_runs", "outcome", "verdict")  # report_compare.csv's last columns
@@ -96,16 +96,19 @@ def _stat(row: Row) -> tuple[float, float | None]:
     return row.mean[METRIC], row.std.get(METRIC)
 
 
-def _pm(row: Row) -> str:
-    mean, std = _stat(row)
-    return f"{100 * mean:.2f}" + ("" if std is None else f" ± {100 * std:.2f}")
-
-
 def display_table(comparisons: Sequence[Comparison]) -> tuple[list[str], list[list[str]]]:
     """Header and cells: accuracy in percent (mean ± std over seeds), one line per point."""
     header = ["A", "B", "target sparsity", "remaining", "A acc (%)", "B acc (%)", "A vs B"]
     return header, [
-        [c.a, c.b, f"{a.target:g}", f"{100 - 100 * a.target:.2f}%", _pm(a), _pm(b), o]
+        [
+            c.a,
+            c.b,
+            f"{a.target:g}",
+            f"{100 - 100 * a.target:.2f}%",
+            mean_pm(a, METRIC),
+            mean_pm(b, METRIC),
+            o,
+        ]
         for c in comparisons
         for a, b, o in c.points
     ]

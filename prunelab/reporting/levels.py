@@ -20,6 +20,7 @@ from typing import Any
 
 from prunelab.atomic import write_text
 from prunelab.reporting.points import Point
+from prunelab.reporting.summary import mean_pm
 
 FIGURES = ("density", "test/acc", "test/loss")
 
@@ -78,22 +79,14 @@ def write_levels_csv(rows: Sequence[Level], path: Path, by: Sequence[str] = ()) 
     return Path(path)
 
 
-def _pm(row: Level, name: str, scale: float, digits: int) -> str:
-    mean, std = row.mean.get(name), row.std.get(name)
-    if mean is None:
-        return ""
-    text = f"{mean * scale:.{digits}f}"
-    return text if std is None else f"{text} ± {std * scale:.{digits}f}"
-
-
 def write_levels_markdown(rows: Sequence[Level], path: Path, by: Sequence[str] = ()) -> Path:
     """The levels as a GitHub Markdown table, in percent (mean ± sample std over seeds)."""
     header = ["method", *by, "level", "runs", "density (%)", "test acc (%)", "test loss"]
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] * len(header)) + "|"]
     for row in rows:
         cells = [row.method, *(str(v) for _, v in row.split), str(row.level), str(len(row.seeds))]
-        cells += [_pm(row, "density", 100, 2), _pm(row, "test/acc", 100, 2)]
-        cells += [_pm(row, "test/loss", 1, 4)]
+        cells += [mean_pm(row, "density", 100, 2), mean_pm(row, "test/acc", 100, 2)]
+        cells += [mean_pm(row, "test/loss", 1, 4)]
         lines.append("| " + " | ".join(cells) + " |")
     write_text(path, "\n".join(lines) + "\n")
     return Path(path)

@@ -113,7 +113,9 @@ def read_csv(path: Path) -> list[Row]:
     return rows
 
 
-def _pm(row: Row, name: str, scale: float, digits: int) -> str:
+def mean_pm(row: Row, name: str, scale: float = 100, digits: int = 2) -> str:
+    """`row`'s mean ± std of `name` times `scale` (a row of the report or of its levels table:
+    anything with `mean` and `std` mappings); empty when not measured."""
     mean, std = row.mean.get(name), row.std.get(name)
     if mean is None:
         return ""
@@ -135,8 +137,8 @@ def display_table(rows: Sequence[Row], by: Sequence[str] = ()) -> tuple[list[str
         density = "" if row.density is None else f"{100 * row.density:.2f}%"
         line = [row.method, *(str(v) for _, v in row.split), f"{row.target:g}", str(row.runs)]
         sparsity = "" if "sparsity" not in row.mean else f"{row.mean['sparsity']:.4f}"
-        line += [sparsity, density, _pm(row, "test/acc", 100, 2)]
-        line += [_pm(row, "test/loss", 1, 4), _count(row, "params/nonzero")]
+        line += [sparsity, density, mean_pm(row, "test/acc", 100, 2)]
+        line += [mean_pm(row, "test/loss", 1, 4), _count(row, "params/nonzero")]
         cells.append([*line, _count(row, "macs/nonzero")])
     return header, cells
 

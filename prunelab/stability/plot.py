@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
@@ -21,6 +22,11 @@ def path_figure(alphas: Sequence[float], errors: Sequence[float], title: str) ->
     shown = [100 * e for e in errors]
     ax.plot(alphas, shown, marker="o", label="interpolated network")
     ax.axhline((shown[0] + shown[-1]) / 2, linestyle="--", color="0.4", label="endpoints' mean")
+    return _path_axes(fig, ax, title)
+
+
+def _path_axes(fig: Figure, ax: Axes, title: str) -> Figure:
+    """The axes every path figure shares: interpolation weight, test error in percent."""
     ax.set_xlabel("interpolation weight (0 = copy A, 1 = copy B)")
     ax.set_ylabel("test error")
     ax.yaxis.set_major_formatter(FuncFormatter(percent))
@@ -43,13 +49,7 @@ def levels_figure(
     fig, ax = new_figure(5.6, 3.8)
     for label, (points, errors) in curves.items():
         ax.plot(points, [100 * e for e in errors], marker="o", label=label)
-    ax.set_xlabel("interpolation weight (0 = copy A, 1 = copy B)")
-    ax.set_ylabel("test error")
-    ax.yaxis.set_major_formatter(FuncFormatter(percent))
-    ax.set_xlim(0, 1)
-    ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=8)
-    return fig
+    return _path_axes(fig, ax, title)
 
 
 def draw_levels(
