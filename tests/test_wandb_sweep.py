@@ -41,10 +41,10 @@ def finished_records(log: Path, timeout_s: float = 60.0) -> list:
     while True:
         try:
             records = wandb_records(log)
-            if records and records[-1].WhichOneof("record_type") == "exit":
-                return records
-        except Exception:  # noqa: BLE001 (a record half written)
-            pass
+        except Exception:  # noqa: BLE001 (a record half written: read again)
+            records = []
+        if records and records[-1].WhichOneof("record_type") == "exit":
+            return records
         assert time.monotonic() < deadline, f"{log}: W&B did not finish writing it"
         time.sleep(0.1)
 
