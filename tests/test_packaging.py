@@ -65,6 +65,7 @@ def test_every_subpackage_and_config_is_listed_for_the_wheel():
     """pyproject lists packages by hand (callbacks/ and conf/ are mapped into prunelab): a new
     subpackage or a config nested deeper than the globs would be missing from an installed wheel."""
     import glob
+
     import tomllib
 
     tool = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]

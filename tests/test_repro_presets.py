@@ -1,8 +1,9 @@
 """The reproduction's claims as sweep presets (conf/experiment/repro/): every sweep point composes
-and builds its method; at the CPU budget the presets' runs are exactly the runs of
-benchmarks/reproduce's `full` plan (the committed reproduction); the two stages of claim 1 link
-each control to the IMP run of its own seed; and at a smoke budget `prunelab -m` runs claim 1's
-two stages, the controls reading the IMP run's masks, and a rerun trains nothing."""
+and builds its method; benchmarks/reproduce's commands (the presets, with a smaller budget's
+differences) write exactly the runs it plans to read, each at the budget's size; the two stages
+of claim 1 link each control to the IMP run of its own seed; and at a smoke budget `prunelab -m`
+runs claim 1's two stages, the controls reading the IMP run's masks, and a rerun trains
+nothing."""
 
 from __future__ import annotations
 
@@ -31,8 +32,9 @@ from prunelab.validate import check_overrides
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from reproduce.budgets import FULL  # noqa: E402
-from reproduce.claims import CLAIMS, plan  # noqa: E402
+from reproduce.budgets import FULL, GPU  # noqa: E402
+from reproduce.budgets import SMOKE as SMOKE_BUDGET  # noqa: E402
+from reproduce.claims import CLAIMS, plan_stages, stage_tasks  # noqa: E402
 
 CPU = ["dense", "claim1", "claim1_controls", "claim2", "claim2_mt", "claim3", "claim4", "claim5",
        "claim6"]  # fmt: skip
@@ -107,34 +109,46 @@ def check_points(preset: str) -> list[list[str]]:
     return points
 
 
-def test_the_cpu_presets_are_the_committed_reproductions_runs():
-    # benchmarks/reproduce's `full` plan, the runs behind docs/reproduction.md, is an independent
-    # statement of the same runs: each of its tasks is one sweep point of a preset, computing the
-    # same thing, and every sweep point of claims 1-5 is one of its tasks.
-    tasks = plan(CLAIMS, FULL, ("data=cifar10",), Path("/plan"))
-    presets = {
-        "dense": "dense", "claim1": "claim1", "claim2": "claim2", "claim3": "claim3",
-        "claim4": "claim4", "claim5": "claim5",
-    }  # fmt: skip
-    arms = {"imp_random_reinit": "claim1_controls", "imp_random_prune": "claim1_controls"}
-    matched = set()
-    for task in tasks:
-        ours = computed(configured(task.overrides))
-        preset = arms.get(task.config, presets[task.group])
-        if task.config.startswith("global_mt"):
-            preset = "claim2_mt"
-        candidates = [o for o in grid(f"repro/{preset}") if f"seed={task.seed}" in o]
-        if preset == "claim2_mt" and ours["pruning.min_threshold"] != 0.05:  # the 0.99 command
-            mt, sparsity = ours["pruning.min_threshold"], ours["pruning.sparsity"]
-            candidates = [[f"pruning.min_threshold={mt}", f"pruning.sparsity={sparsity}"]]
-            candidates[0].append(f"seed={task.seed}")
-        same = [o for o in candidates if computed(point(f"repro/{preset}", *o)) == ours]
-        assert len(same) == 1, f"{task.key}: no sweep point of repro/{preset} computes it"
-        matched.add((preset, tuple(sorted(same[0]))))
-    for preset in ("dense", "claim1", "claim1_controls", "claim2", "claim2_mt", "claim3",
-                   "claim4", "claim5"):  # fmt: skip
-        for overrides in check_points(f"repro/{preset}"):
-            assert (preset, tuple(sorted(overrides))) in matched, (preset, overrides)
+def stage_points(stage) -> list[list[str]]:
+    """The sweep points of `stage`'s command: the preset's axes, the command line's in their
+    place where it names one or sweeps (as Hydra's basic sweeper combines them)."""
+    params = {k: str(v) for k, v in point(f"repro/{stage.preset}").hydra.sweeper.params.items()}
+    fixed = []
+    for override in stage.overrides:
+        key, _, value = override.partition("=")
+        if key in params or "," in value:
+            params[key] = value
+        else:
+            fixed.append(override)
+    axes = [[f"{key}={v}" for v in values.split(",")] for key, values in params.items()]
+    return [[*fixed, *p] for p in itertools.product(*axes)]
+
+
+@pytest.mark.parametrize("name", CPU)
+def test_every_sweep_point_composes_and_builds_its_method(name):
+    check_points(f"repro/{name}")
+
+
+@pytest.mark.parametrize("budget", [SMOKE_BUDGET, FULL, GPU], ids=lambda b: b.name)
+def test_the_reproductions_commands_make_exactly_its_planned_runs(budget):
+    # benchmarks/reproduce runs each stage as `prunelab -m experiment=repro/<preset> <overrides>`
+    # and reads the runs from the folders it plans: they are the folders the sweeps write, and
+    # each run trains the budget's steps (at `full`, the presets as they are).
+    for stage in plan_stages(CLAIMS, budget):
+        tasks = stage_tasks(stage, budget)
+        folders = set()
+        for overrides in stage_points(stage):
+            cfg = point(f"repro/{stage.preset}", *overrides, "paths.repro=/r")
+            folder = job_dir(cfg).relative_to("/r").as_posix()
+            task = next(t for t in tasks if t.folder == folder)
+            folders.add(folder)
+            assert cfg.trainer.limit_train_batches == budget.batches_per_epoch
+            assert cfg.data.batch_size == budget.batch_size
+            per_training = cfg.pruning.get("epochs_per_level") or cfg.trainer.max_epochs
+            levels = cfg.pruning.get("levels") or 0
+            assert task.steps == per_training * (levels + 1) * budget.batches_per_epoch
+            assert task.seed == cfg.seed
+        assert folders == {t.folder for t in tasks}, stage.name
 
 
 def test_later_stages_read_the_earlier_stage_of_their_own_seed():

@@ -1,7 +1,8 @@
 """benchmarks/reproduce.py without training: the plan, the verdict rules, tables and document
-from synthetic results, layer collapse on synthetic weights, resume points."""
+from synthetic results, layer collapse on synthetic weights."""
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from reproduce import claims, document, lottery, magnitude, pq, precrop  # noqa:
 from reproduce.budgets import FULL, SMOKE  # noqa: E402
 from reproduce.estimate import Speed, task_seconds  # noqa: E402
 from reproduce.measures import collapse_records  # noqa: E402
-from reproduce.runner import resume_point  # noqa: E402
+from reproduce.runner import command  # noqa: E402
 from reproduce.stats import (  # noqa: E402
     AHEAD,
     BEHIND,
@@ -27,8 +28,6 @@ from reproduce.stats import (  # noqa: E402
     pairwise_verdict,
     stat,
 )
-
-MINI = ("data=cifar10_mini",)
 
 
 def test_compare_rule_and_verdicts():
@@ -46,40 +45,50 @@ def test_compare_rule_and_verdicts():
     assert combine(NOT, NOT) == NOT and combine(REPRODUCED, NOT) == PARTLY
 
 
-def test_full_plan_shares_runs_and_composes():
-    from prunelab.config import compose
-    from prunelab.train import build_pruning
-    from prunelab.validate import validate
-
-    tasks = claims.plan(claims.CLAIMS, FULL, MINI, Path("/tmp/root"))
-    keys = [t.key for t in tasks]
-    assert len(keys) == len(set(keys))  # claims 1/4 share IMP, claims 2/5 the dense runs
-    assert sum(t.group == "dense" for t in tasks) == len(FULL.seeds)
-    assert sum(t.config == "imp_rewind" for t in tasks) == len(FULL.seeds)
-    # the paper's MT of 0.05% is infeasible on ResNet-20 at 99%: 0.01% is used there
-    mt99 = next(t for t in tasks if t.config == "global_mt_s0.99")
-    assert "pruning.min_threshold=0.01" in mt99.overrides
+def test_the_plan_runs_each_preset_once_as_a_user_types_it():
+    stages = claims.plan_stages(claims.CLAIMS, FULL)
+    names = [s.name for s in stages]
+    assert len(names) == len(set(names))
+    presets = [s.preset for s in stages]
+    assert presets.count("claim1") == 1 and presets.count("dense") == 1  # shared by claims 1/4, 2/5
+    for k, stage in enumerate(stages):
+        assert set(stage.needs) <= set(names[:k])  # what it reads runs first
+    # the `full` budget is the presets' own: the commands add nothing but claim 2's MT sparsities
+    # (the paper's MT of 0.05% is infeasible on ResNet-20 at 99%: 0.01% is used there)
+    extra = {s.name: s.overrides for s in stages if s.overrides}
+    assert extra == {
+        "claim2_mt": ("pruning.sparsity=0.95,0.98",),
+        "claim2_mt0.01": ("pruning.sparsity=0.99", "pruning.min_threshold=0.01"),
+    }
     assert claims.mt_for(0.999) is None
-    for config in ("imp_random_reinit", "imp_random_prune"):  # both controls control IMP
-        control = next(t for t in tasks if t.config == config and t.seed == 0)
-        assert control.needs == ("claim1/imp_rewind/seed0",)
-        assert "pruning.masks_from=/tmp/root/claim1/imp_rewind/seed0" in control.overrides
-    for task in tasks:
-        assert all(need in keys for need in task.needs)
-        # masks_from names a run that does not exist yet: its files are checked when it runs,
-        # and a control is refused without it (test_lth_controls.py)
-        run_later = ("pruning.masks_from=", "pruning.control=")
-        overrides = [o for o in task.overrides if not o.startswith(run_later)]
-        cfg = compose([*overrides, "hydra.run.dir=/tmp/root"])
-        validate(cfg)
-        build_pruning(cfg.pruning)  # constructors refuse bad values with ConfigError
-        assert cfg.trainer.limit_train_batches == FULL.batches_per_epoch
-    imp = next(t for t in tasks if t.config == "imp_rewind")
+    tasks = claims.plan(claims.CLAIMS, FULL)
+    keys = [t.key for t in tasks]
+    assert len(keys) == len(set(keys)) == 44
+    assert sum(t.arm == "claim1/imp_rewind" for t in tasks) == len(FULL.seeds)
+    imp = next(t for t in tasks if t.arm == "claim1/imp_rewind")
+    assert imp.key == "claim1/none_seed0" and imp.stage == "claim1"
     assert imp.steps == (FULL.imp_levels + 1) * FULL.steps == imp.epochs * FULL.batches_per_epoch
+    line = command(stages[0], Path("/r"), ("data.root=/d",), 2)
+    assert line[3:] == [
+        "-m", f"experiment=repro/{stages[0].preset}", "data.root=/d", "paths.repro=/r",
+        "hydra/launcher=joblib", "hydra.launcher.n_jobs=2",
+    ]  # fmt: skip
+
+
+def test_a_smaller_budget_is_the_presets_with_its_differences():
+    by_name = {s.name: s for s in claims.plan_stages(claims.CLAIMS, SMOKE)}
+    shared = ("trainer.limit_train_batches=3", "trainer.limit_test_batches=4")
+    assert by_name["claim1"].overrides == (
+        *shared, "pruning.epochs_per_level=2", "pruning.rewind=step:1", "pruning.levels=2",
+    )  # fmt: skip
+    assert "pruning.rewind=init,step:1" in by_name["claim6"].overrides  # both arms of claim 6
+    assert "pruning.sparsity=0.98" in by_name["claim2"].overrides
+    assert "claim2_mt0.01" not in by_name  # 98% keeps the paper's MT
+    assert claims.budget_overrides("claim3", replace(SMOKE, seeds=(0, 1, 2)))[0] == "seed=0,1,2"
 
 
 def test_estimate_counts_training_evaluation_and_startup():
-    task = claims.dense(FULL, MINI, 0)
+    task = claims.stage_tasks(claims.Stage("dense", "dense", ()), FULL)[0]
     seconds = task_seconds(task, FULL, Speed(train=256.0, evaluate=1000.0), 10_000)
     assert seconds == pytest.approx(FULL.steps * 128 / 256 + 10 + 20)
 
@@ -155,23 +164,10 @@ def test_precrop_and_document_render(tmp_path):
     assert summary["tables"][0]["rows"][0][3] == "-0.75"
     assert precrop.analyse(runs, {}, [0.1])["verdict"] == PARTLY  # not timed: not faster
     summary.update(protocol=precrop.protocol(SMOKE), budget="smoke", figure=None, runs_done=6)
-    summary.update(runs_planned=6, run_dirs=["claim5/snip_d0.1/seed0", "claim5/snip_d0.1/seed1"])
+    summary.update(runs_planned=6, run_dirs=["claim5/snip_d0.1_seed0", "claim5/snip_d0.1_seed1"])
     summary.update(run_hours=0.5, figure_command="prunelab-report ...")
     folder = tmp_path / "reproduction" / "claim5"
     text = document.render({folder: summary}, tmp_path, tmp_path / "reproduction.md", "cmd", "x.")
     assert "| 5. PreCropping against SNIP | reproduced | 6/6 |" in text
-    assert "`claim5/snip_d0.1/seed{0,1}`" in text and "Papers (full scale" in text
+    assert "`claim5/snip_d0.1_seed{0,1}`" in text and "Papers (full scale" in text
     assert "None" not in text
-
-
-def test_resume_point_restarts_level_runs_from_their_final_epoch(tmp_path):
-    task = claims.imp(SMOKE, MINI, 0, "imp_rewind")
-    run_dir = tmp_path / "run"
-    assert resume_point(task, run_dir) is None
-    (run_dir / "checkpoints").mkdir(parents=True)
-    last = run_dir / "checkpoints" / "last.ckpt"
-    torch.save({"epoch": 2}, last)
-    assert resume_point(task, run_dir) == last
-    torch.save({"epoch": task.epochs - 1}, last)  # training done: restart, the record is lost
-    assert resume_point(task, run_dir) is None
-    assert resume_point(claims.dense(SMOKE, MINI, 0), run_dir) == last

@@ -32,7 +32,7 @@ def test_smoke_claim3_runs_reports_and_resumes(tmp_path):
     first = reproduce(tmp_path)
     assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-2000:]
     results = {
-        method: json.loads((tmp_path / f"claim3/{method}_s0.95/seed0/results.json").read_text())
+        method: json.loads((tmp_path / f"claim3/{method}_s0.95_seed0/results.json").read_text())
         for method in ("granet", "gmp")
     }
     for found in results.values():
@@ -45,9 +45,9 @@ def test_smoke_claim3_runs_reports_and_resumes(tmp_path):
     doc = (tmp_path / "reproduction.md").read_text()
     assert "| " + " | ".join(row) + " |" in doc
     assert (tmp_path / "reproduction" / "claim3" / "report.png").is_file()
-    stamp = (tmp_path / "claim3/gmp_s0.95/seed0/results.json").stat().st_mtime_ns
+    stamp = (tmp_path / "claim3/gmp_s0.95_seed0/results.json").stat().st_mtime_ns
 
     second = reproduce(tmp_path)
     assert second.returncode == 0, second.stderr[-2000:]
     assert "2 of 2 runs already done; 0 to run" in second.stdout
-    assert (tmp_path / "claim3/gmp_s0.95/seed0/results.json").stat().st_mtime_ns == stamp
+    assert (tmp_path / "claim3/gmp_s0.95_seed0/results.json").stat().st_mtime_ns == stamp

@@ -10,15 +10,15 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 from reproduce import claims, document, stability  # noqa: E402
 from reproduce.budgets import FULL  # noqa: E402
 
-DATA = ("data=cifar10_mini",)
 
-
-def test_the_init_runs_are_claim_1s_imp_runs_rewound_to_init(tmp_path):
-    late = claims.imp(FULL, DATA, 1, "imp_rewind", tmp_path)
-    init = stability.init_task(FULL, DATA, 1, tmp_path)
-    changed = sorted(set(late.overrides) ^ set(init.overrides))
-    assert changed == ["pruning.rewind=init", f"pruning.rewind=step:{FULL.rewind_step}"]
-    assert init.key == "claim6/imp_init/seed1" and init.steps == late.steps
+def test_the_init_runs_are_claim_1s_imp_runs_rewound_to_init():
+    (stage,) = claims.claim_stages(6, FULL)
+    assert stage.args == ("experiment=repro/claim6",)  # the preset's two rewind points
+    init, late = (t for t in claims.stage_tasks(stage, FULL) if t.seed == 1)
+    assert (init.folder, late.folder) == ("claim6/rewind_init_seed1", "claim6/rewind_step:15_seed1")
+    assert {stability.CONFIGS[t.arm] for t in (late, init)} == {"init", "step K"}
+    imp = next(t for t in claims.claim_tasks(1, FULL) if t.arm == "claim1/imp_rewind")
+    assert init.steps == late.steps == imp.steps
 
 
 def measured(init_barriers, late_barriers):
@@ -48,7 +48,9 @@ def test_verdict_follows_the_rule():
 def test_the_document_renders_the_claim_with_its_own_command(tmp_path):
     summary = stability.claim_summary(measured([0.10, 0.12], [0.005, 0.007]), FULL)
     summary.update(runs_done=4, runs_planned=4, run_hours=0.5, figure=None, machine="a GPU",
-                   run_dirs=["claim1/imp_rewind/seed0", "claim6/imp_init/seed0"])  # fmt: skip
+                   run_dirs=["claim6/rewind_init_seed0", "claim6/rewind_step:15_seed0"],
+                   commands=["prunelab -m experiment=repro/claim6"])  # fmt: skip
     text = "\n".join(document.claim_section(summary, tmp_path, tmp_path, tmp_path))
-    assert "`python benchmarks/stability_claim.py --budget full`" in text
+    assert "`prunelab -m experiment=repro/claim6`, run by `python benchmarks/reproduce.py" in text
+    assert "`claim6/rewind_init_seed{0}`, `claim6/rewind_step:15_seed{0}`" in text
     assert "finished on a GPU" in text and "**Verdict: reproduced.**" in text

@@ -1,4 +1,5 @@
-"""Which config differences refuse a resume: a run's settings, not changes of prunelab's config tree."""
+"""Which config differences refuse a resume: a run's settings, not changes of prunelab's config
+tree."""
 
 from prunelab.config import compose
 from prunelab.resume import differences

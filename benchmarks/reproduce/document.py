@@ -41,12 +41,12 @@ def markdown_table(table: Mapping[str, Any]) -> list[str]:
 
 
 def grouped_dirs(keys: Sequence[str]) -> str:
-    """`claim1/imp_rewind/seed{0,1}`-style list of run directories."""
+    """`claim1/none_seed{0,1}`-style list of run directories (`dense/seed{0,1}`)."""
     seeds: dict[str, list[str]] = {}
     for key in keys:
-        config, seed = key.rsplit("/seed", 1)
+        config, seed = key.rsplit("seed", 1)
         seeds.setdefault(config, []).append(seed)
-    return ", ".join(f"`{c}/seed{{{','.join(s)}}}`" for c, s in seeds.items())
+    return ", ".join(f"`{c}seed{{{','.join(s)}}}`" for c, s in seeds.items())
 
 
 def claim_section(summary: Mapping[str, Any], folder: Path, root: Path, doc_dir: Path) -> list[str]:
@@ -55,13 +55,13 @@ def claim_section(summary: Mapping[str, Any], folder: Path, root: Path, doc_dir:
     source = relative(folder / "summary.json", doc_dir)
     lines = [f"## Claim {n}: {summary['title']}", "", f"**Claim.** {summary['statement']}", ""]
     lines += [f"**Protocol** (budget `{summary['budget']}`). {summary['protocol']}", ""]
-    command = summary.get("command") or (
-        f"python benchmarks/reproduce.py --budget {summary['budget']} --claims {n}"
-    )
+    driver = f"python benchmarks/reproduce.py --budget {summary['budget']} --claims {n}"
+    sweeps = ", then ".join(f"`{c}`" for c in summary.get("commands", []))
     where = f" on {summary['machine']}" if summary.get("machine") else ""
     lines += [
-        f"**Command.** `{command}` ({summary['runs_done']} of {summary['runs_planned']} runs "
-        f"finished{where}, {summary['run_hours']:.2f} h of measured run time).",
+        f"**Commands.** {sweeps + ', run by ' if sweeps else ''}`{driver}` "
+        f"({summary['runs_done']} of {summary['runs_planned']} runs finished{where}, "
+        f"{summary['run_hours']:.2f} h of measured run time).",
         "",
         f"**Measured** (from [`{source}`]({source}); runs under `{relative(root, doc_dir)}`: "
         f"{grouped_dirs(summary['run_dirs'])}):",

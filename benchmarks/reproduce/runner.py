@@ -1,9 +1,10 @@
-"""Run the planned tasks as `prunelab` subprocesses, a few at a time, resumably.
+"""Run the plan's stages as `prunelab -m experiment=repro/<preset>` sweeps, a few jobs at a time.
 
-A task is done when its run directory holds results.json; it is then skipped. A run directory
-with a checkpoint but no results.json (an interrupted run) is resumed from `last.ckpt`. A task
-starts only when the tasks it starts from are done; the longest ready task goes first, so the
-slots stay busy until the end.
+A stage whose jobs all hold results.json is skipped. Otherwise its command runs again, and the
+product's resumable sweep does the rest: finished jobs are reported done, unfinished ones resume
+from their checkpoint. A stage starts once the stages it reads are done; independent stages run
+side by side, each with `hydra/launcher=joblib` and as many jobs as it has left and the slots
+allow, the largest first, so the slots stay busy until the end.
 """
 
 from __future__ import annotations
@@ -12,12 +13,10 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-import torch
-
-from reproduce.claims import Task
+from reproduce.claims import Stage, Task
 
 RESULTS = "results.json"
 
@@ -26,95 +25,89 @@ def is_done(task: Task, root: Path) -> bool:
     return (task.run_dir(root) / RESULTS).is_file()
 
 
-def resume_point(task: Task, run_dir: Path) -> Path | None:
-    """The checkpoint an interrupted run resumes from, or None to start afresh.
-
-    A level-based run (IMP, SAP) whose checkpoint is from its final epoch starts afresh: resuming
-    there skips the end of training, where LevelPruning records the last level.
-    """
-    last = run_dir / "checkpoints" / "last.ckpt"
-    if not last.is_file():
-        return None
-    if task.evals > 1:
-        saved = torch.load(last, map_location="cpu", weights_only=True, mmap=True)
-        if saved.get("epoch", 0) + 1 >= task.epochs:
-            return None
-    return last
+def command(stage: Stage, root: Path, data: Sequence[str], jobs: int) -> list[str]:
+    """The `prunelab -m` command line of `stage`, writing below `root`."""
+    args = [sys.executable, "-m", "prunelab", "-m", *stage.args, *data, f"paths.repro={root}"]
+    if jobs > 1:
+        args += ["hydra/launcher=joblib", f"hydra.launcher.n_jobs={jobs}"]
+    return args
 
 
-def command(task: Task, root: Path) -> list[str]:
-    """The prunelab command line of `task`, resuming from its last checkpoint if it has one."""
-    run_dir = task.run_dir(root).resolve()
-    args = [sys.executable, "-m", "prunelab", *task.overrides, f"hydra.run.dir={run_dir}"]
-    resume = resume_point(task, run_dir)
-    return args if resume is None else [*args, f"ckpt_path={resume}"]
+def shown(stage: Stage, data: Sequence[str]) -> str:
+    """The stage's command as a user types it (the results root left at its default)."""
+    return " ".join(["prunelab -m", *stage.args, *data])
 
 
 def environment(threads: int) -> dict[str, str]:
-    """Each run gets `threads` intra-op threads: more runs than cores makes torch 10x slower."""
+    """Each job gets `threads` intra-op threads: more runs than cores makes torch 10x slower."""
     env = dict(os.environ)
     env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads), WANDB_MODE="offline")
     return env
 
 
-def run_tasks(
-    tasks: Sequence[Task],
+def run_stages(
+    stages: Sequence[Stage],
+    tasks: Mapping[str, Sequence[Task]],
     root: Path,
+    data: Sequence[str],
     jobs: int,
     threads: int,
     cwd: Path,
     say: Callable[[str], None] = lambda line: print(line, flush=True),
-) -> list[Task]:
-    """Run every task not yet done; returns the tasks that failed or could not start.
-
-    Each run's output goes to `<run dir>/stdout.log`.
-    """
-    keys = {t.key for t in tasks}
-    pending = [t for t in tasks if not is_done(t, root)]
-    say(f"{len(tasks) - len(pending)} of {len(tasks)} runs already done; {len(pending)} to run")
-    running: dict[Task, tuple[subprocess.Popen, float]] = {}
-    failed: list[Task] = []
-    finished = {t.key for t in tasks if is_done(t, root)}
-    started_all = time.perf_counter()
+) -> list[Stage]:
+    """Run every stage with jobs not yet done (`tasks`: each stage's jobs, by stage name);
+    returns the stages that failed or could not start. Each stage's output goes to
+    `<root>/logs/<stage>.log`."""
+    every = [t for s in stages for t in tasks[s.name]]
+    left = {s.name: [t for t in tasks[s.name] if not is_done(t, root)] for s in stages}
+    say(f"{sum(is_done(t, root) for t in every)} of {len(every)} runs already done; "
+        f"{sum(map(len, left.values()))} to run")  # fmt: skip
+    pending = [s for s in stages if left[s.name]]
+    finished = {s.name for s in stages if not left[s.name]}
+    running: dict[Stage, tuple[subprocess.Popen, int, float]] = {}
+    failed: list[Stage] = []
+    began_all = time.perf_counter()
     while pending or running:
-        lost = {t.key for t in failed}
-        blocked = [t for t in pending if any(n in lost for n in t.needs)]
-        for task in blocked:  # what it starts from failed: it cannot run
-            pending.remove(task)
-            failed.append(task)
-            say(f"skip  {task.key}: needs {', '.join(task.needs)}, which failed")
-        ready = [t for t in pending if all(n in finished or n not in keys for n in t.needs)]
-        ready.sort(key=lambda t: -t.steps * t.cost)
-        while ready and len(running) < jobs:
-            task = ready.pop(0)
-            pending.remove(task)
-            running[task] = (_start(task, root, threads, cwd), time.perf_counter())
-            say(f"start {task.key}")
+        lost = {s.name for s in failed}
+        for stage in [s for s in pending if lost & set(s.needs)]:  # what it reads failed
+            pending.remove(stage)
+            failed.append(stage)
+            say(f"skip  {stage.name}: needs {', '.join(stage.needs)}, which failed")
+        ready = [s for s in pending if all(n in finished for n in s.needs if n in left)]
+        ready.sort(key=lambda s: -sum(t.steps * t.cost for t in left[s.name]))
+        free = jobs - sum(width for _, width, _ in running.values())
+        while ready and free > 0:
+            stage = ready.pop(0)
+            pending.remove(stage)
+            width = min(free, len(left[stage.name]))
+            running[stage] = (_start(stage, root, data, width, threads, cwd), width, time.time())
+            free -= width
+            say(f"start {stage.name} ({len(left[stage.name])} runs, {width} at a time)")
         time.sleep(0.5)
-        for task, (process, began) in list(running.items()):
-            if process.poll() is None:
-                continue
-            del running[task]
-            took = time.perf_counter() - began
-            if process.returncode == 0 and is_done(task, root):
-                finished.add(task.key)
-                say(f"done  {task.key} in {took:.0f} s")
-            else:
-                failed.append(task)
-                log = task.run_dir(root) / "stdout.log"
-                say(f"FAIL  {task.key} (exit {process.returncode}) after {took:.0f} s: see {log}")
-    took = time.perf_counter() - started_all
-    say(f"runs finished after {took:.0f} s; {len(failed)} failed or skipped")
+        for stage, (process, _, began) in list(running.items()):
+            if process.poll() is not None:
+                del running[stage]
+                took = time.time() - began
+                if process.returncode == 0 and all(is_done(t, root) for t in tasks[stage.name]):
+                    finished.add(stage.name)
+                    say(f"done  {stage.name} in {took:.0f} s")
+                else:
+                    failed.append(stage)
+                    log = root / "logs" / f"{stage.name}.log"
+                    say(f"FAIL  {stage.name} (exit {process.returncode}) after {took:.0f} s: "
+                        f"see {log}")  # fmt: skip
+    took = time.perf_counter() - began_all
+    say(f"runs finished after {took:.0f} s; {len(failed)} stage(s) failed or skipped")
     return failed
 
 
-def _start(task: Task, root: Path, threads: int, cwd: Path) -> subprocess.Popen:
-    run_dir = task.run_dir(root)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    log = (run_dir / "stdout.log").open("a")
+def _start(stage, root: Path, data, width: int, threads: int, cwd: Path) -> subprocess.Popen:
+    logs = root / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    log = (logs / f"{stage.name}.log").open("a")
     try:
         return subprocess.Popen(
-            command(task, root),
+            command(stage, root, data, width),
             cwd=cwd,
             env=environment(threads),
             stdout=log,

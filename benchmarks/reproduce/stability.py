@@ -1,11 +1,12 @@
-"""The stability claim's runs and measurements (Frankle et al. 2020, linear mode connectivity).
+"""Claim 6 (Frankle et al. 2020, linear mode connectivity): the instability analysis of its runs.
 
-IMP on ResNet-20 with claim 1's recipe, rewound either to initialization (`claim6/imp_init`) or to
-step K (claim 1's own `claim1/imp_rewind` run, shared); then `prunelab-stability` on each run's
-sparsest level at its rewind point: two copies trained for one level's budget on two data orders
-(seeds 1, 2; masks kept), the test error at 11 points on the line between them, BatchNorm
-statistics interpolated (`bn=keep`, as the paper). The claim: at rewind to init the subnetwork
-is unstable (a clear error barrier), at rewind to step K its barrier is small.
+The runs are the sweep `experiment=repro/claim6`: IMP on ResNet-20 with claim 1's recipe, rewound
+either to initialization (`claim6/rewind_init_seed<k>`) or to step K (`rewind_step:K_seed<k>`, the
+same computation as claim 1's IMP run). Then `prunelab-stability` (the command the preset names)
+on each run's sparsest level at its rewind point: two copies trained for one level's budget on two
+data orders (seeds 1, 2; masks kept), the test error at 11 points on the line between them,
+BatchNorm statistics interpolated (`bn=keep`, as the paper). The claim: at rewind to init the
+subnetwork is unstable (a clear error barrier), at rewind to step K its barrier is small.
 """
 
 from __future__ import annotations
@@ -14,31 +15,17 @@ import json
 import statistics
 import subprocess
 import sys
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from reproduce.budgets import Budget
-from reproduce.claims import Task, imp
-from reproduce.runner import environment
+from reproduce.claims import Task
+from reproduce.runner import environment, is_done
 from reproduce.stats import CLEAR, NOT, PARTLY, REPRODUCED, compare, stat
 
-CONFIGS = {"claim6/imp_init": "init", "claim1/imp_rewind": "step K"}
-
-
-def init_task(budget: Budget, data: tuple[str, ...], seed: int, root: Path) -> Task:
-    """IMP rewound to initialization: claim 1's IMP run with `pruning.rewind=init`."""
-    late = imp(budget, data, seed, "imp_rewind", root)
-    over = tuple(
-        "pruning.rewind=init" if o.startswith("pruning.rewind=") else o for o in late.overrides
-    )
-    return Task("claim6", "imp_init", seed, over, late.epochs, late.steps, late.evals)
-
-
-def tasks(budget: Budget, data: tuple[str, ...], root: Path) -> list[Task]:
-    """The IMP runs it measures: claim 1's late-rewinding runs and the rewind-to-init ones."""
-    late = [imp(budget, data, s, "imp_rewind", root) for s in budget.seeds]
-    return late + [init_task(budget, data, s, root) for s in budget.seeds]
+CONFIGS = {"claim6/imp_init": "init", "claim6/imp_rewind": "step K"}
 
 
 def analyse(run_dir: Path, level: int, budget: Budget, threads: int) -> Path:
@@ -77,16 +64,12 @@ def summarize(results: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
 
 
 def measure(
-    budget: Budget, root: Path, threads: int, jobs: int = 1, machine: str | None = None
+    tasks: Sequence[Task], budget: Budget, root: Path, threads: int, jobs: int = 1
 ) -> dict[str, Any]:
-    """Analyse each finished run's sparsest level; write and return claim 6's summary
-    (`<root>/claim6/summary.json`, the form docs/reproduction/claim6/ holds)."""
+    """Analyse each finished run's sparsest level (analyses already made are read back);
+    claim 6's summary, with the analyses' folders and hours."""
     level = budget.imp_levels
-    runs = [
-        (name, Path(root) / key / f"seed{seed}") for key, name in CONFIGS.items()
-        for seed in budget.seeds
-        if (Path(root) / key / f"seed{seed}" / "results.json").is_file()
-    ]  # fmt: skip
+    runs = [(CONFIGS[t.arm], t.run_dir(root)) for t in tasks if is_done(t, root)]
     with ThreadPoolExecutor(max(1, jobs)) as pool:  # each analysis is its own subprocess
         paths = list(pool.map(lambda run: analyse(run[1], level, budget, threads), runs))
     found: dict[str, list[dict[str, Any]]] = {}
@@ -97,16 +80,9 @@ def measure(
     summary = claim_summary(measured, budget)
     done = [path for path in paths if path.is_file()]
     summary.update(
-        runs_done=len(done),
-        runs_planned=len(runs),
-        run_dirs=sorted(str(p.parent.parent.parent.relative_to(root)) for p in done),
-        run_hours=sum(json.loads(p.read_text())["wall_time_s"] for p in done) / 3600,
-        figure=None,
-        machine=machine,
+        analyses=sorted(str(p.parent.relative_to(root)) for p in done),
+        analysis_hours=sum(json.loads(p.read_text())["wall_time_s"] for p in done) / 3600,
     )
-    target = Path(root) / "claim6" / "summary.json"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(json.dumps(summary, indent=2) + "\n")
     return summary
 
 
@@ -122,8 +98,9 @@ STABLE = 2.0  # points: Frankle et al. 2020 call a barrier under 2% stable
 def protocol(b: Budget) -> str:
     return (
         f"Claim 1's IMP runs (ResNet-20, OpenLTH's recipe, {b.imp_levels} levels of "
-        f"{b.imp_fraction:g}), rewound to step {b.rewind_step} (claim 1's own runs) or to "
-        "initialization (`pruning.rewind=init`, otherwise identical). At the sparsest level, the "
+        f"{b.imp_fraction:g}), rewound to step {b.rewind_step} (the computation of claim 1's IMP "
+        "run) or to initialization (`pruning.rewind=init`, otherwise identical): the sweep "
+        "`experiment=repro/claim6`. At the sparsest level, the "
         "subnetwork at its rewind point trains twice for one level's budget "
         f"({b.epochs} epochs of {b.batches_per_epoch} batches) on data orders 1 and 2, masks kept, "
         "the learning-rate schedule resumed at the rewind step "
@@ -184,6 +161,5 @@ def claim_summary(measured: dict[str, Any], budget: Budget) -> dict[str, Any]:
             "of the two holds."
         ),
         "reason": reason,
-        "command": "python benchmarks/stability_claim.py --budget " + budget.name,
         "data": measured,
     }

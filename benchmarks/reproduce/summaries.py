@@ -9,14 +9,14 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from reproduce import granet, lottery, magnitude, measures, pq, precrop
+from reproduce import granet, lottery, magnitude, measures, pq, precrop, stability
 from reproduce.budgets import Budget
-from reproduce.claims import MT_PERCENTS, Task, claim_tasks, mt_for
-from reproduce.runner import is_done
+from reproduce.claims import MT_PERCENTS, Task, claim_stages, claim_tasks, mt_for
+from reproduce.runner import is_done, shown
 from reproduce.stats import read_results
 from reproduce.tables import Runs
 
-MODULES = {1: lottery, 2: magnitude, 3: granet, 4: pq, 5: precrop}
+MODULES = {1: lottery, 2: magnitude, 3: granet, 4: pq, 5: precrop, 6: stability}
 # what a reader of prunelab-report's figure must know, per claim
 FIGURE_NOTES = {
     4: "SAP's adaptive densities differ slightly between seeds: each SAP point is one level, at "
@@ -24,13 +24,14 @@ FIGURE_NOTES = {
     5: "PreCropping's narrow network has no zero weights: it is drawn at its share of the full "
     "network's prunable weights.",
 }
-# prunelab-report's folders (below the results root) and --by keys, per claim
-FIGURES = {
-    1: (["claim1"], ["pruning.control"]),
-    2: (["claim2", "dense"], ["pruning.allocation", "pruning.min_threshold"]),
-    3: (["claim3"], []),
-    4: (["claim4", "claim1/imp_rewind"], []),
-    5: (["claim5", "dense"], []),
+# prunelab-report's --by keys per claim (its folders: those of the claim's runs); claim 6's
+# figure is not prunelab-report's (its analyses are under each run's stability/ folder)
+FIGURE_BY = {
+    1: ["pruning.control"],
+    2: ["pruning.allocation", "pruning.min_threshold"],
+    3: [],
+    4: [],
+    5: [],
 }
 
 
@@ -39,7 +40,7 @@ def load_runs(tasks: Sequence[Task], root: Path) -> Runs:
     for task in tasks:
         results = read_results(task.run_dir(root))
         if results is not None:
-            runs.setdefault(f"{task.group}/{task.config}", {})[task.seed] = results
+            runs.setdefault(task.arm, {})[task.seed] = results
     return runs
 
 
@@ -66,13 +67,13 @@ def claim2_extra(tasks: Sequence[Task], root: Path, budget: Budget) -> dict[str,
     return {**extra, "collapse": collapse, "layers": layers, "mt_used": used}
 
 
-def claim5_speed(root: Path, budget: Budget, threads: int, say) -> dict[str, Any]:
+def claim5_speed(tasks, root: Path, budget: Budget, threads: int, say) -> dict[str, Any]:
     """PreCropping step times per density, measured once and kept in claim5/speed.json."""
     path = root / "claim5" / "speed.json"
     speed = json.loads(path.read_text()) if path.is_file() else {}
     for density in budget.precrop_densities:
-        seed = budget.seeds[0]
-        ckpt = checkpoint(root, f"claim5/precrop_d{density:g}/seed{seed}")
+        first = (t for t in tasks if t.arm == f"claim5/precrop_d{density:g}")
+        ckpt = checkpoint(root, next(first).key)
         if f"{density:g}" in speed or not ckpt.is_file():
             continue
         say(f"timing PreCropping at density {density:g} against dense ({budget.speed_reps} reps)")
@@ -90,11 +91,18 @@ def shorter(arg: str) -> str:
     return str(path.relative_to(Path.cwd()))
 
 
-def make_figure(claim: int, root: Path, out: Path) -> tuple[Path | None, str]:
+def figure_folders(tasks: Sequence[Task]) -> list[str]:
+    """The folders prunelab-report reads: a claim's own folder whole, runs of others singly."""
+    claim = tasks[-1].group
+    own = [t.key.split("/")[0] for t in tasks if t.group == claim]
+    return list(dict.fromkeys([*own, *(t.key for t in tasks if t.group != claim)]))
+
+
+def make_figure(claim: int, tasks, root: Path, out: Path) -> tuple[Path | None, str]:
     """prunelab-report over the claim's runs into `out` (its log: `<root>/claim<N>/report.log`);
     (the figure or None, the command)."""
-    folders, by = FIGURES[claim]
-    paths = [str(root / f) for f in folders if (root / f).exists()]
+    by = FIGURE_BY[claim]
+    paths = [str(root / f) for f in figure_folders(tasks) if (root / f).exists()]
     args = [*paths, "--out", str(out), *(a for key in by for a in ("--by", key))]
     shown = "prunelab-report " + " ".join(shorter(a) for a in args)
     if not paths:
@@ -118,12 +126,14 @@ def summarize(
     threads: int,
     say: Callable[[str], None] = print,
     machine: str | None = None,
+    jobs: int = 1,
 ) -> dict[str, Any]:
     """Analyse claim `claim` from its finished runs; write `out/summary.json` and the figure
     `out/report.png` (paths in the summary are relative to `out`, so it can be committed)."""
-    tasks = claim_tasks(claim, budget, data, root)
+    tasks = claim_tasks(claim, budget)
     runs = load_runs(tasks, root)
     module = MODULES[claim]
+    hours = 0.0
     if claim == 1:
         summary = module.analyse(runs, budget.rewind_step)
     elif claim == 2:
@@ -132,22 +142,26 @@ def summarize(
         summary = module.analyse(runs, budget.gradual_sparsities)
     elif claim == 4:
         summary = module.analyse(runs)
-    else:
-        speed = claim5_speed(root, budget, threads, say)
+    elif claim == 5:
+        speed = claim5_speed(tasks, root, budget, threads, say)
         summary = module.analyse(runs, speed, budget.precrop_densities)
-    figure, command = make_figure(claim, root, out)
+    else:
+        summary = module.measure(tasks, budget, root, threads, jobs)
+        hours = summary.pop("analysis_hours")
+    figure, command = (None, None) if claim == 6 else make_figure(claim, tasks, root, out)
     done = [t for t in tasks if is_done(t, root)]
     summary.update(
         protocol=module.protocol(budget),
         machine=machine,
         budget=budget.name,
+        commands=[shown(stage, data) for stage in claim_stages(claim, budget)],
         figure=None if figure is None else figure.name,
         figure_command=command,
         figure_note=FIGURE_NOTES.get(claim),
         runs_done=len(done),
         runs_planned=len(tasks),
         run_dirs=sorted(t.key for t in done),
-        run_hours=sum(runs[f"{t.group}/{t.config}"][t.seed]["wall_time_s"] for t in done) / 3600,
+        run_hours=hours + sum(runs[t.arm][t.seed]["wall_time_s"] for t in done) / 3600,
     )
     out.mkdir(parents=True, exist_ok=True)
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
