@@ -6,7 +6,7 @@
 #   build/devcarry/src.tgz       git archive HEAD prunelab callbacks conf benchmarks pyproject.toml
 #                                (a committed snapshot, whatever the working tree holds)
 #   build/devcarry/cifar10.pack  python benchmarks/device/pack.py pack ../shared/data/cifar10 <it>
-#   build/devcarry/site.tgz      hydra, omegaconf, antlr4, torch_pruning, rich, joblib and
+#   build/devcarry/site.tgz      hydra, omegaconf, antlr4, torch_pruning, rich, safetensors, joblib, cloudpickle and
 #                                hydra_plugins (the joblib launcher) from the developer venv's
 #                                site-packages (with their dist-info folders)
 # The runs stay on the machine (/tmp/runs); the summaries, figures and document go under $OUT
@@ -16,6 +16,8 @@ set -uo pipefail
 OUT=$(realpath -m "${OUT:-runs/device}")
 BUDGET=${BUDGET:-full}
 RUN_S=${RUN_S:-450}
+JOBS=${JOBS:-8}        # jobs at a time over all stages (16 cores: 2 torch threads each)
+THREADS=${THREADS:-2}
 CARRY=$(realpath build/devcarry)
 mkdir -p "$OUT" /tmp/shared/data /tmp/site /tmp/src /tmp/runs
 tar -xzf "$CARRY/src.tgz" -C /tmp/src
@@ -27,12 +29,14 @@ cd /tmp/src
 cp -r callbacks prunelab/callbacks && cp -r conf prunelab/conf
 export PYTHONPATH=/tmp/site:/tmp/src WANDB_MODE=disabled
 python3 -c "import prunelab.callbacks, hydra, hydra_plugins.hydra_joblib_launcher, torch; print('cuda', torch.cuda.is_available())"
+# decode the JPEGs into prunelab's pixel cache once, rather than in every parallel job
+python3 -c "from prunelab.data.folder import load_split as l; [l(f'../shared/data/cifar10/{s}') for s in ('train', 'test')]"
 GPU=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1); lscpu | grep "Model name"
 MACHINE="one $GPU GPU (a machine lent through the project's device tool)"
-ARGS=(--budget "$BUDGET" --root /tmp/runs --doc "$OUT/reproduction.md" --jobs 8 --threads 2 --machine "$MACHINE")
+ARGS=(--budget "$BUDGET" --root /tmp/runs --doc "$OUT/reproduction.md" --jobs "$JOBS" --threads "$THREADS" --machine "$MACHINE")
 timeout "$RUN_S" python3 benchmarks/reproduce.py "${ARGS[@]}" 2>&1 | tee "$OUT/reproduce.log"
 if ! grep -q "^wrote " "$OUT/reproduce.log"; then  # stopped early: summarise what finished
-  timeout 90 python3 benchmarks/reproduce.py "${ARGS[@]}" --report-only 2>&1 | tee -a "$OUT/reproduce.log"
+  timeout 70 python3 benchmarks/reproduce.py "${ARGS[@]}" --report-only 2>&1 | tee -a "$OUT/reproduce.log"
 fi
 tail -n 30 /tmp/runs/logs/*.log > "$OUT/stage_logs_tail.txt" 2>&1
 cp /tmp/runs/plan-*.json "$OUT/" 2>/dev/null
