@@ -64,6 +64,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--estimate-only", action="store_true", help="print the plan's time, stop")
     p.add_argument("--report-only", action="store_true", help="no runs: summaries and document")
     p.add_argument("--machine", help="where the runs ran, said in the document (e.g. a GPU)")
+    p.add_argument("--preface", help="a line under the document's title (e.g. where it ran)")
     return p
 
 
@@ -120,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"claim {claim}: {summary['verdict']} ({summary['runs_done']}/"
               f"{summary['runs_planned']} runs) - {summary['reason']}")  # fmt: skip
     command_line = f"python benchmarks/reproduce.py --budget {budget.name}"
-    print(f"wrote {document.write(root, doc, command_line, data_text)}")
+    print(f"wrote {document.write(root, doc, command_line, data_text, args.preface)}")
     return 1 if failed else 0
 
 

@@ -32,6 +32,12 @@ def relative(path: str | Path, start: Path) -> str:
     return os.path.relpath(Path(path).resolve(), start.resolve())
 
 
+def shown_root(root: Path, doc_dir: Path) -> str:
+    """The results root relative to the document, or as it is when it lies elsewhere."""
+    shown = relative(root, doc_dir)
+    return str(root) if shown.startswith(f"..{os.sep}..") else shown
+
+
 def markdown_table(table: Mapping[str, Any]) -> list[str]:
     lines = [f"*{table['caption']}*", ""]
     lines.append("| " + " | ".join(table["columns"]) + " |")
@@ -63,7 +69,7 @@ def claim_section(summary: Mapping[str, Any], folder: Path, root: Path, doc_dir:
         f"({summary['runs_done']} of {summary['runs_planned']} runs finished{where}, "
         f"{summary['run_hours']:.2f} h of measured run time).",
         "",
-        f"**Measured** (from [`{source}`]({source}); runs under `{relative(root, doc_dir)}`: "
+        f"**Measured** (from [`{source}`]({source}); runs under `{shown_root(root, doc_dir)}`: "
         f"{grouped_dirs(summary['run_dirs'])}):",
         "",
     ]
@@ -86,13 +92,22 @@ def claim_section(summary: Mapping[str, Any], folder: Path, root: Path, doc_dir:
 
 
 def render(
-    summaries: Mapping[Path, Mapping[str, Any]], root: Path, doc: Path, command: str, data: str
+    summaries: Mapping[Path, Mapping[str, Any]],
+    root: Path,
+    doc: Path,
+    command: str,
+    data: str,
+    preface: str | None = None,
 ) -> str:
-    """The whole document from {folder of summary.json: summary}, one section per claim."""
+    """The whole document from {folder of summary.json: summary}, one section per claim;
+    `preface`: a line on where the runs ran, under the title."""
     doc_dir = doc.parent
     ordered = sorted(summaries.values(), key=lambda s: s["claim"])
     folders = {s["claim"]: folder for folder, s in summaries.items()}
-    lines = [HEADER.format(command=command, root=relative(root, doc_dir), data=data)]
+    lines = [HEADER.format(command=command, root=shown_root(root, doc_dir), data=data)]
+    if preface:
+        title, _, rest = lines[0].partition("\n\n")
+        lines = [f"{title}\n\n*{preface}*\n\n{rest}"]
     lines += ["| claim | verdict | runs |", "|---|---|---|"]
     lines += [
         f"| {s['claim']}. {s['title']} | {s['verdict']} | {s['runs_done']}/{s['runs_planned']} |"
@@ -110,7 +125,7 @@ def read_summaries(folder: Path) -> dict[Path, dict[str, Any]]:
     return {p.parent: json.loads(p.read_text()) for p in paths}
 
 
-def write(root: Path, doc: Path, command: str, data: str) -> Path:
+def write(root: Path, doc: Path, command: str, data: str, preface: str | None = None) -> Path:
     """Write `doc` from the summaries in the folder beside it named like it (`docs/reproduction/`
     for `docs/reproduction.md`), each claim's figure drawn again from its committed files (claim
     4's with the PQ index, see `reproduce.redraw`)."""
@@ -119,5 +134,5 @@ def write(root: Path, doc: Path, command: str, data: str) -> Path:
     for folder, summary in summaries.items():
         if summary.get("figure"):
             draw_claim(folder)
-    write_text(doc, render(summaries, root, doc, command, data))
+    write_text(doc, render(summaries, root, doc, command, data, preface))
     return doc
