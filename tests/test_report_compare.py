@@ -92,6 +92,9 @@ def test_compare_pairs_at_shared_sparsities_with_verdicts(runs, tmp_path, capsys
     assert markdown.startswith("| method | pruning.control | target sparsity |")  # kept
     assert f"| {NONE} | {PRUNE} | 0.2 | 80.00% | 92.50 ± 0.71 | 85.50 ± 0.71 | clear |" in markdown
     assert f"- {lines[0]}" in markdown and "mean(A) - std(A) > mean(B) + std(B)" in markdown
+    assert main(argv[:5]) == 0  # the same folder without --compare: no stale comparison left
+    assert not (out / "report_compare.csv").exists()
+    assert "mean(A) - std(A)" not in (out / "report.md").read_text()
 
 
 def test_groups_sharing_only_the_dense_point_are_compared_there():

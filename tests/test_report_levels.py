@@ -56,6 +56,11 @@ def test_each_level_over_seeds_and_no_level_for_single_stage_runs(tmp_path):
     assert "| sap | 2 | 2 | 46.50 ± 2.12 | 81.00 ± 1.41 | 3.0000 ± 0.0000 |" in markdown
     assert main([str(tmp_path / "gmp"), "--out", str(tmp_path / "gmp_only")]) == 0
     assert not (tmp_path / "gmp_only/report_levels.csv").exists()
+    # the same folder again with runs that have no levels: the earlier levels table goes
+    assert main([str(tmp_path / "gmp"), "--out", str(tmp_path / "out")]) == 0
+    assert not (tmp_path / "out/report_levels.csv").exists()
+    assert not (tmp_path / "out/report_levels.md").exists()
+    assert (tmp_path / "out/report.csv").is_file()
 
 
 def test_levels_split_as_the_main_table_and_one_seed_has_no_std(tmp_path):

@@ -118,6 +118,11 @@ def figure_title(runs: Sequence[Run], by: Sequence[str]) -> str:
     return f"test accuracy against remaining weights{on} (mean ± std over seeds)"
 
 
+# What a report writes only for some runs (levels) or options (--compare): removed from `--out`
+# when this report does not write it, so the folder never mixes two reports.
+OPTIONAL = ("report_levels.csv", "report_levels.md", "report_compare.csv")
+
+
 def read_runs(paths: Sequence[Path], sources: Sequence[RunSource] = ()) -> list[Run]:
     """The finished runs under `paths` and of `sources`, with a warning for those left out."""
     runs, unfinished = find_runs(paths) if paths else ([], [])
@@ -176,6 +181,9 @@ def report(
         print_comparisons(comparisons)
         written.append(write_compare_csv(comparisons, out / "report_compare.csv"))
         append_markdown(comparisons, out / "report.md")
+    for name in OPTIONAL:  # an earlier report's tables that this one has no part of
+        if out / name not in written:
+            (out / name).unlink(missing_ok=True)
     print(f"{len(runs)} runs, {len(rows)} groups -> " + ", ".join(map(str, written)))
     return rows
 
