@@ -288,6 +288,11 @@ class LevelPruning(MaskedTraining):
         densities = {s["stage"]: s["density"] for s in self.stages}
         self.stability.plot(self.plot_path(trainer, "stability.png"), title, densities)
 
+    @property
+    def summary(self) -> dict[str, float]:
+        """Extra results.json entries: the weights regrown over the run, when levels regrow."""
+        return self.regrow.summary() if self.regrow is not None else {}
+
     def state_dict(self) -> dict[str, Any]:
         return {
             **super().state_dict(),
@@ -295,6 +300,7 @@ class LevelPruning(MaskedTraining):
             **self.records.state_dict(),
             **self.action.state_dict(),
             **self.stability.state_dict(),
+            **(self.regrow.state_dict() if self.regrow is not None else {}),
         }
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
@@ -303,6 +309,8 @@ class LevelPruning(MaskedTraining):
         self.records.load_state_dict(state_dict)
         self.action.load_state_dict(state_dict)
         self.stability.load_state_dict(state_dict)
+        if self.regrow is not None:
+            self.regrow.load_state_dict(state_dict)
 
 
 def level_steps(trainer: pl.Trainer) -> int | None:
