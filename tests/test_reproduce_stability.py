@@ -1,13 +1,16 @@
 """The stability claim (claim 6) of the reproduction: its runs differ from claim 1's IMP run in the
 rewind point only, and its verdict follows its rule on the measured barriers."""
 
+import json
 import sys
 from pathlib import Path
+
+import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from reproduce import claims, document, stability  # noqa: E402
+from reproduce import claims, document, redraw, stability  # noqa: E402
 from reproduce.budgets import FULL  # noqa: E402
 
 
@@ -54,3 +57,18 @@ def test_the_document_renders_the_claim_with_its_own_command(tmp_path):
     assert "`prunelab -m experiment=repro/claim6`, run by `python benchmarks/reproduce.py" in text
     assert "`claim6/rewind_init_seed{0}`, `claim6/rewind_step:15_seed{0}`" in text
     assert "finished on a GPU" in text and "**Verdict: reproduced.**" in text
+
+
+def test_the_figure_draws_each_path_of_the_summary(tmp_path):
+    summary = stability.claim_summary(measured([0.10, 0.12], [0.005, 0.007]), FULL)
+    summary["figure"] = "report.png"
+    (tmp_path / "summary.json").write_text(json.dumps(summary))
+    curves = redraw.path_curves(summary["data"])
+    assert list(curves) == [
+        "rewind to init, IMP seed 0", "rewind to init, IMP seed 1",
+        "rewind to step K, IMP seed 0", "rewind to step K, IMP seed 1",
+    ]  # fmt: skip
+    alphas, errors = curves["rewind to init, IMP seed 1"]
+    assert alphas == [0.0, 0.5, 1.0] and errors == pytest.approx([0.3, 0.42, 0.32])  # fractions
+    assert redraw.draw_claim(tmp_path) == tmp_path / "report.png"
+    assert (tmp_path / "report.png").stat().st_size > 0

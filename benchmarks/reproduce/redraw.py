@@ -2,7 +2,9 @@
 
 `docs/reproduction/claim<N>/report.csv` (what `prunelab-report` wrote) gives the curves;
 `summary.json` gives the title and, for claim 4, SAP's PQ index per level (`data.pq`), drawn on a
-twin axis against SAP's level densities, since that claim is about the PQ index. Run:
+twin axis against SAP's level densities, since that claim is about the PQ index. Claim 6 has no
+report.csv: its figure is the test error along each linear path its summary holds
+(`data.rewind.<point>.errors`, one curve per rewind point and seed). Run:
 
     python benchmarks/reproduce/redraw.py docs/reproduction
 """
@@ -19,6 +21,7 @@ from typing import Any
 from prunelab.plotting import style
 from prunelab.reporting.figure import draw_accuracy
 from prunelab.reporting.summary import Row, read_csv
+from prunelab.stability.plot import levels_figure
 
 SAP = "pq_index"  # SAP's method name in the report (pruning.name)
 
@@ -48,12 +51,35 @@ def add_pq_index(fig, rows: Sequence[Row], pq: Sequence[Mapping[str, float]]) ->
     style.legend(ax, twin)  # inside: the right side holds the twin axis
 
 
+def path_curves(data: Mapping[str, Any]) -> dict[str, tuple[list[float], list[float]]]:
+    """Claim 6's paths, {label: (interpolation weights, test errors as fractions)}, from its
+    summary's errors in percent per rewind point and IMP seed."""
+    curves = {}
+    for point, measured in data["rewind"].items():
+        paths = measured["errors"]
+        seeds = data["budget"]["seeds"]  # each seed's path, when every seed's run finished
+        names = [f"IMP seed {s}" for s in seeds] if len(seeds) == len(paths) else None
+        for k, errors in enumerate(paths):
+            alphas = [i / (len(errors) - 1) for i in range(len(errors))]
+            label = f"rewind to {point}, {names[k] if names else f'run {k + 1}'}"
+            curves[label] = (alphas, [e / 100 for e in errors])
+    return curves
+
+
 def draw_claim(folder: Path) -> Path | None:
     """`folder/report.png` from `folder/report.csv` and `folder/summary.json`; None without them."""
     folder = Path(folder)
-    if not (folder / "report.csv").is_file() or not (folder / "summary.json").is_file():
+    if not (folder / "summary.json").is_file():
         return None
     summary = json.loads((folder / "summary.json").read_text())
+    data = summary.get("data") or {}
+    if "rewind" in data:  # claim 6
+        title = (f"Claim 6: the linear path between two copies (ResNet-20, IMP level "
+                 f"{data['level']}),\none curve per rewind point and IMP seed")  # fmt: skip
+        fig = levels_figure(path_curves(data), title)
+        return style.save(fig, folder / summary.get("figure", "report.png"))
+    if not (folder / "report.csv").is_file():
+        return None
     rows = read_csv(folder / "report.csv")
     fig = draw_accuracy(rows, figure_title(summary))
     pq = (summary.get("data") or {}).get("pq")

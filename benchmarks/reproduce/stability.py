@@ -97,7 +97,7 @@ STABLE = 2.0  # points: Frankle et al. 2020 call a barrier under 2% stable
 
 def protocol(b: Budget) -> str:
     return (
-        f"Claim 1's IMP runs (ResNet-20, OpenLTH's recipe, {b.imp_levels} levels of "
+        f"IMP runs on claim 1's recipe (ResNet-20, OpenLTH's recipe, {b.imp_levels} levels of "
         f"{b.imp_fraction:g}), rewound to step {b.rewind_step} (the computation of claim 1's IMP "
         "run) or to initialization (`pruning.rewind=init`, otherwise identical): the sweep "
         "`experiment=repro/claim6`. At the sparsest level, the "
