@@ -12,6 +12,7 @@ import functools
 import itertools
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -34,7 +35,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 
 from reproduce.budgets import FULL, GPU  # noqa: E402
 from reproduce.budgets import SMOKE as SMOKE_BUDGET  # noqa: E402
-from reproduce.claims import CLAIMS, plan_stages, stage_tasks  # noqa: E402
+from reproduce.claims import CLAIMS, LEVELS, plan_stages, stage_tasks  # noqa: E402
 
 CPU = ["dense", "claim1", "claim1_controls", "claim2", "claim2_mt", "claim3", "claim4", "claim5",
        "claim6"]  # fmt: skip
@@ -231,3 +232,34 @@ def test_the_command_line_accepts_presets_in_sub_folders_of_experiment_only():
         check_overrides(["experiment=repro/claim9"])
     with pytest.raises(ConfigError, match="pruning=rule/magnitude is not a known pruning"):
         check_overrides(["pruning=rule/magnitude"])  # a part, not a method
+
+
+# Every stage of the reproduction, each preset with the smallest budget its methods accept, as
+# benchmarks/reproduce runs them (its overrides), in one process: one import of torch.
+TINY = replace(
+    SMOKE_BUDGET, seeds=(0,), batch_size=16, batches_per_epoch=2, epochs=2, finetune_epochs=1,
+    test_batches=1, imp_levels=1, sap_levels=1, gradual_end_epoch=1, gradual_frequency=1,
+)  # fmt: skip
+STAGES = """
+import json, sys
+from prunelab.cli import main
+common = sys.argv[1:]
+for args in json.loads(common.pop(0)):
+    sys.argv = ["prunelab", "-m", *args, *common]
+    main()
+"""
+
+
+@pytest.mark.slow
+def test_every_preset_runs_at_a_smoke_budget(tmp_path):
+    stages = plan_stages(CLAIMS, TINY)
+    commands = json.dumps([list(stage.args) for stage in stages])
+    common = ["data=cifar10_mini", f"paths.repro={tmp_path}"]
+    proc = run_python(["-c", STAGES, commands, *common], timeout=400)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    for stage in stages:
+        for task in stage_tasks(stage, TINY):
+            results = json.loads((task.run_dir(tmp_path) / "results.json").read_text())
+            assert 0.0 <= results["test/acc"] <= 1.0, task.key
+            if stage.preset in (*LEVELS, "claim4"):  # IMP and SAP: level 0 and one level
+                assert [r["stage"] for r in results["stages"]] == [0, 1], task.key
