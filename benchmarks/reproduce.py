@@ -8,7 +8,7 @@ in `docs/reproduction/claim<N>/`, and docs/reproduction.md from those files (smo
 under the results root). The protocol and its reasons: docs/reproduction_protocol.md.
 
     python benchmarks/reproduce.py --budget smoke            # minutes: checks the pipeline
-    python benchmarks/reproduce.py --budget full             # the protocol: ~1.8 h, 2 cores
+    python benchmarks/reproduce.py --budget full             # the protocol: ~2 h, 2 cores
     python benchmarks/reproduce.py --budget full --claims 1,3
     python benchmarks/reproduce.py --budget full --estimate-only
     python benchmarks/reproduce.py --budget full --report-only   # tables and document only

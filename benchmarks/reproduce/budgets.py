@@ -1,5 +1,5 @@
 """The two budgets of the reproduction: `smoke` (minutes: checks the pipeline) and `full`
-(about 1.6 h on 2 CPU cores: the published protocol).
+(about 2 h on 2 CPU cores: the published protocol).
 
 One *training* is `epochs` x `batches_per_epoch` optimizer steps of `batch_size` images. An epoch
 here is not a pass over CIFAR-10: each epoch draws its batches from a fresh seeded shuffle of all
@@ -68,7 +68,7 @@ SMOKE = Budget(
 )
 
 # 288 steps of 128 images per training (0.74 of a pass over CIFAR-10's 50,000 images): the most
-# that lets the whole protocol finish in about 1.6 h on 2 cores, leaving a session room to write it
+# that lets claims 1-5 finish in under 2 h on 2 cores, leaving a session room to write it
 # up. IMP prunes 36% per level = two OpenLTH levels (0.8^2), so its 4 levels reach OpenLTH's
 # densities 64, 41, 26.2 and 16.8% (the LMC paper's smallest matching ResNet-20 ticket). K = 15
 # steps is 5% of a level (the LMC paper's ResNet-20 rewinds to ~3% of training). GraNet's window
