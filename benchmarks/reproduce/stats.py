@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import statistics
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +19,7 @@ from prunelab.reporting.compare import (  # the rule is the product's (prunelab-
     outcome,
     verdict,
 )
+from prunelab.reporting.summary import seed_stat  # the report's mean and std over seeds
 
 __all__ = ["AHEAD", "BEHIND", "CLEAR", "COMPARE_RULE", "NOT", "PARTLY", "REPRODUCED", "Stat"]
 __all__ += ["combine", "compare", "pairwise_verdict", "read_results", "stat"]
@@ -38,8 +38,7 @@ class Stat:
         values = [float(v) for v in values if v is not None]
         if not values:
             return None
-        std = statistics.stdev(values) if len(values) > 1 else None
-        return cls(statistics.fmean(values), std, len(values))
+        return cls(*seed_stat(values), len(values))
 
     def as_dict(self) -> dict[str, Any]:
         return {"mean": self.mean, "std": self.std, "n": self.n}

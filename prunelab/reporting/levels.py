@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import io
-import statistics
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ from typing import Any
 
 from prunelab.atomic import write_text
 from prunelab.reporting.points import Point
-from prunelab.reporting.summary import mean_pm
+from prunelab.reporting.summary import mean_pm, seed_stat
 
 FIGURES = ("density", "test/acc", "test/loss")
 
@@ -58,8 +57,8 @@ def level_rows(points: Iterable[Point]) -> list[Level]:
         for point in members:
             for name, value in _figures(point).items():
                 values[name].append(value)
-        mean = {n: statistics.fmean(v) for n, v in values.items()}
-        std = {n: statistics.stdev(v) if len(v) > 1 else None for n, v in values.items()}
+        stats = {n: seed_stat(v) for n, v in values.items()}
+        mean, std = {n: m for n, (m, _) in stats.items()}, {n: d for n, (_, d) in stats.items()}
         rows.append(Level(*key, tuple(p.seed for p in members), mean, std))
     return rows
 

@@ -51,6 +51,12 @@ class Row:
         return f"{self.method} ({extra})" if extra else self.method
 
 
+def seed_stat(values: Sequence[float]) -> tuple[float, float | None]:
+    """Mean and sample standard deviation (n - 1) over replicates; std None for one value. The
+    one definition behind the report, its levels table and the reproduction's summaries."""
+    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else None)
+
+
 def _order(key: tuple) -> tuple:
     method, split, target = key
     return (method != "none", method, str(split), target)  # dense baseline first
@@ -68,8 +74,7 @@ def summarize(points: Iterable[Point]) -> list[Row]:
         for name in FIGURES:
             values = [p.figures[name] for p in members if name in p.figures]
             if values:
-                mean[name] = statistics.fmean(values)
-                std[name] = statistics.stdev(values) if len(values) > 1 else None
+                mean[name], std[name] = seed_stat(values)
         seeds = tuple(p.seed for p in members)
         rows.append(Row(key[0], key[1], key[2], seeds, mean, std))
     return rows
