@@ -59,16 +59,15 @@ def test_the_document_renders_the_claim_with_its_own_command(tmp_path):
     assert "finished on a GPU" in text and "**Verdict: reproduced.**" in text
 
 
-def test_the_figure_draws_each_path_of_the_summary(tmp_path):
+def test_the_figure_draws_each_path_above_its_ends(tmp_path):
     summary = stability.claim_summary(measured([0.10, 0.12], [0.005, 0.007]), FULL)
     summary["figure"] = "report.png"
     (tmp_path / "summary.json").write_text(json.dumps(summary))
-    curves = redraw.path_curves(summary["data"])
-    assert list(curves) == [
-        "rewind to init, IMP seed 0", "rewind to init, IMP seed 1",
-        "rewind to step K, IMP seed 0", "rewind to step K, IMP seed 1",
-    ]  # fmt: skip
-    alphas, errors = curves["rewind to init, IMP seed 1"]
-    assert alphas == [0.0, 0.5, 1.0] and errors == pytest.approx([0.3, 0.42, 0.32])  # fractions
+    fig = redraw.path_figure(summary["data"])
+    lines = [line for line in fig.axes[0].get_lines() if len(line.get_xdata()) == 3]
+    assert len(lines) == 4  # two rewind points x two seeds
+    # errors 30, 30 + 100 b, 32 (percent): the peak above the ends' mean 31 is max(1, 100 b - 1)
+    peaks = sorted(max(line.get_ydata()) for line in lines)
+    assert peaks == pytest.approx([1.0, 1.0, 9.0, 11.0])
     assert redraw.draw_claim(tmp_path) == tmp_path / "report.png"
     assert (tmp_path / "report.png").stat().st_size > 0

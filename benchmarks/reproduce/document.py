@@ -61,7 +61,9 @@ def claim_section(summary: Mapping[str, Any], folder: Path, root: Path, doc_dir:
     source = relative(folder / "summary.json", doc_dir)
     lines = [f"## Claim {n}: {summary['title']}", "", f"**Claim.** {summary['statement']}", ""]
     lines += [f"**Protocol** (budget `{summary['budget']}`). {summary['protocol']}", ""]
-    driver = f"python benchmarks/reproduce.py --budget {summary['budget']} --claims {n}"
+    driver = summary.get("driver") or (
+        f"python benchmarks/reproduce.py --budget {summary['budget']} --claims {n}"
+    )
     sweeps = ", then ".join(f"`{c}`" for c in summary.get("commands", []))
     where = f" on {summary['machine']}" if summary.get("machine") else ""
     lines += [

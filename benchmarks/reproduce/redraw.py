@@ -4,7 +4,7 @@
 `summary.json` gives the title and, for claim 4, SAP's PQ index per level (`data.pq`), drawn on a
 twin axis against SAP's level densities, since that claim is about the PQ index. Claim 6 has no
 report.csv: its figure is the test error along each linear path its summary holds
-(`data.rewind.<point>.errors`, one curve per rewind point and seed). Run:
+(`data.rewind.<point>.errors`), above the mean of the path's ends. Run:
 
     python benchmarks/reproduce/redraw.py docs/reproduction
 """
@@ -21,7 +21,6 @@ from typing import Any
 from prunelab.plotting import style
 from prunelab.reporting.figure import draw_accuracy
 from prunelab.reporting.summary import Row, read_csv
-from prunelab.stability.plot import levels_figure
 
 SAP = "pq_index"  # SAP's method name in the report (pruning.name)
 
@@ -51,19 +50,28 @@ def add_pq_index(fig, rows: Sequence[Row], pq: Sequence[Mapping[str, float]]) ->
     style.legend(ax, twin)  # inside: the right side holds the twin axis
 
 
-def path_curves(data: Mapping[str, Any]) -> dict[str, tuple[list[float], list[float]]]:
-    """Claim 6's paths, {label: (interpolation weights, test errors as fractions)}, from its
-    summary's errors in percent per rewind point and IMP seed."""
-    curves = {}
-    for point, measured in data["rewind"].items():
-        paths = measured["errors"]
-        seeds = data["budget"]["seeds"]  # each seed's path, when every seed's run finished
-        names = [f"IMP seed {s}" for s in seeds] if len(seeds) == len(paths) else None
-        for k, errors in enumerate(paths):
+def path_figure(data: Mapping[str, Any]):
+    """Claim 6's paths from its summary (errors in percent per rewind point and IMP seed): the
+    test error along each path above the mean of its two ends, so each curve's peak is that
+    pair's error barrier; one colour per rewind point, one line per IMP seed."""
+    fig, ax = style.new_figure(5.6, 3.8)
+    for color, (point, measured) in zip(style.COLORS, data["rewind"].items(), strict=False):
+        for k, errors in enumerate(measured["errors"]):
             alphas = [i / (len(errors) - 1) for i in range(len(errors))]
-            label = f"rewind to {point}, {names[k] if names else f'run {k + 1}'}"
-            curves[label] = (alphas, [e / 100 for e in errors])
-    return curves
+            above = [e - (errors[0] + errors[-1]) / 2 for e in errors]
+            label = f"rewind to {point} ({len(measured['errors'])} seeds)" if k == 0 else None
+            ax.plot(alphas, above, color=color, marker="o", ms=3, alpha=0.8, label=label)
+    ax.axhline(0, color="0.4", linestyle="--", linewidth=1)
+    ax.set_xlabel("interpolation weight (0 = copy A, 1 = copy B)")
+    ax.set_ylabel("test error above the ends' mean (points)")
+    ax.set_xlim(0, 1)
+    ax.set_title(
+        f"Claim 6: the linear path between two copies (ResNet-20, IMP level {data['level']}),\n"
+        "one line per IMP seed; a line's peak is its error barrier",
+        fontsize=10,
+    )
+    ax.legend(fontsize=8)
+    return fig
 
 
 def draw_claim(folder: Path) -> Path | None:
@@ -74,10 +82,7 @@ def draw_claim(folder: Path) -> Path | None:
     summary = json.loads((folder / "summary.json").read_text())
     data = summary.get("data") or {}
     if "rewind" in data:  # claim 6
-        title = (f"Claim 6: the linear path between two copies (ResNet-20, IMP level "
-                 f"{data['level']}),\none curve per rewind point and IMP seed")  # fmt: skip
-        fig = levels_figure(path_curves(data), title)
-        return style.save(fig, folder / summary.get("figure", "report.png"))
+        return style.save(path_figure(data), folder / summary.get("figure", "report.png"))
     if not (folder / "report.csv").is_file():
         return None
     rows = read_csv(folder / "report.csv")

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from reproduce import granet, lottery, magnitude, measures, pq, precrop, stability
-from reproduce.budgets import Budget
+from reproduce.budgets import BUDGETS, Budget
 from reproduce.claims import MT_PERCENTS, Task, claim_stages, claim_tasks, mt_for
 from reproduce.runner import is_done, shown
 from reproduce.stats import read_results
@@ -117,6 +117,13 @@ def make_figure(claim: int, tasks, root: Path, out: Path) -> tuple[Path | None, 
     return (figure if done.returncode == 0 and figure.is_file() else None), shown
 
 
+def driver(claim: int, budget: Budget) -> str:
+    """The reproduce.py command that ran the claim (its seeds when they are not the budget's)."""
+    line = f"python benchmarks/reproduce.py --budget {budget.name} --claims {claim}"
+    chosen = ",".join(map(str, budget.seeds))
+    return line if budget.seeds == BUDGETS[budget.name].seeds else f"{line} --seeds {chosen}"
+
+
 def summarize(
     claim: int,
     budget: Budget,
@@ -159,6 +166,7 @@ def summarize(
         machine=machine,
         budget=budget.name,
         commands=[shown(stage, data) for stage in claim_stages(claim, budget)],
+        driver=driver(claim, budget),
         figure=None if figure is None else figure.name,
         figure_command=command,
         figure_note=FIGURE_NOTES.get(claim),
