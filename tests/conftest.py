@@ -22,10 +22,20 @@ def _offline(monkeypatch):
 
 @pytest.fixture
 def shared_data() -> Path:
-    """`../shared/data` when it exists; the test is skipped (with the reason) when it does not."""
+    """`../shared/data` when it holds CIFAR-10; the test is skipped (with the reason) when not."""
     if not (SHARED_DATA / "cifar10").is_dir():
         pytest.skip(f"real data not found at {SHARED_DATA} (set PRUNELAB_SHARED_DATA)")
     return SHARED_DATA
+
+
+@pytest.fixture
+def imagenet_sample() -> Path:
+    """`../shared/data/imagenet-sample` when it exists (a copy of the shared data may hold
+    CIFAR-10 only); the test is skipped (with the reason) when it does not."""
+    sample = SHARED_DATA / "imagenet-sample"
+    if not sample.is_dir():
+        pytest.skip(f"the ImageNet sample is not at {sample} (set PRUNELAB_SHARED_DATA)")
+    return sample
 
 
 @pytest.fixture

@@ -63,12 +63,12 @@ def test_command_line_run_writes_the_contract(tmp_path):
     assert results["macs/nonzero"] < results["macs/dense"]
 
 
-def test_imagenet_path_on_the_sample(run_prunelab, shared_data):
+def test_imagenet_path_on_the_sample(run_prunelab, imagenet_sample):
     results, _ = run_prunelab(
         [
             "model=resnet18",
             "data=imagenet",
-            f"data.root={shared_data / 'imagenet-sample'}",
+            f"data.root={imagenet_sample}",
             "data.batch_size=4",
             "data.num_workers=0",
             "trainer.limit_train_batches=2",

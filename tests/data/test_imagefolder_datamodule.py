@@ -69,8 +69,8 @@ def test_bad_trees_are_rejected(tmp_path):
         ImageFolderDataModule(mismatch, num_workers=0).setup()
 
 
-def test_imagenet_sample(shared_data):
-    root = shared_data / "imagenet-sample"
+def test_imagenet_sample(imagenet_sample):
+    root = imagenet_sample
     if not root.is_dir():
         pytest.skip(f"ImageNet sample not found at {root}")
     datamodule = ImageNetDataModule(root, batch_size=8, num_workers=0)
