@@ -67,7 +67,7 @@ def test_the_plan_runs_each_preset_once_as_a_user_types_it():
     assert sum(t.arm == "claim1/imp_rewind" for t in tasks) == len(FULL.seeds)
     imp = next(t for t in tasks if t.arm == "claim1/imp_rewind")
     assert imp.key == "claim1/none_seed0" and imp.stage == "claim1"
-    assert imp.steps == (FULL.imp_levels + 1) * FULL.steps == imp.epochs * FULL.batches_per_epoch
+    assert imp.steps == (FULL.imp_levels + 1) * FULL.steps
     line = command(stages[0], Path("/r"), ("data.root=/d",), 2)
     assert line[3:] == [
         "-m", f"experiment=repro/{stages[0].preset}", "data.root=/d", "paths.repro=/r",

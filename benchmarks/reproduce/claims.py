@@ -54,7 +54,6 @@ class Task:
     seed: int
     folder: str  # the preset's job folder, e.g. claim1/none_seed0
     stage: str  # Stage.name
-    epochs: int  # trainer epochs of the whole run
     steps: int  # optimizer steps
     evals: int  # test-set evaluations (one per IMP/SAP level, one at the end otherwise)
     cost: float = 1.0  # compute per step relative to the dense network
@@ -170,8 +169,8 @@ def claim_stages(claim: int, b: Budget) -> list[Stage]:
 def stage_tasks(stage: Stage, b: Budget) -> list[Task]:
     """The jobs of `stage`: its sweep points, named as the preset names their folders."""
     levels = b.imp_levels + 1
-    per_imp = dict(epochs=b.epochs * levels, steps=b.steps * levels, evals=levels)
-    one = dict(epochs=b.epochs, steps=b.steps, evals=1)
+    per_imp = dict(steps=b.steps * levels, evals=levels)
+    one = dict(steps=b.steps, evals=1)
     found = []
     for s in b.seeds:
         if stage.preset == "dense":
@@ -187,7 +186,7 @@ def stage_tasks(stage: Stage, b: Budget) -> list[Task]:
                 found.append(Task("claim6", arm, s, folder, stage.name, **per_imp))
         elif stage.preset == "claim4":
             rounds = b.sap_levels + 1
-            size = dict(epochs=b.epochs * rounds, steps=b.steps * rounds, evals=rounds)
+            size = dict(steps=b.steps * rounds, evals=rounds)
             found.append(Task("claim4", "sap_layer", s, f"claim4/sap_layer_seed{s}", stage.name,
                               **size))  # fmt: skip
         elif stage.preset.startswith("claim2"):
@@ -209,7 +208,7 @@ def stage_tasks(stage: Stage, b: Budget) -> list[Task]:
 
 
 def _oneshot_tasks(stage: Stage, b: Budget, seed: int) -> list[Task]:
-    size = dict(epochs=b.finetune_epochs, steps=b.finetune_epochs * b.batches_per_epoch, evals=1)
+    size = dict(steps=b.finetune_epochs * b.batches_per_epoch, evals=1)
     if stage.preset == "claim2":
         arms = [(a, 0.0, s) for s in b.oneshot_sparsities for a in ("global", "layerwise")]
     else:

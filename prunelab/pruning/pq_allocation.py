@@ -96,9 +96,13 @@ class PQAllocationRule(Rule):
     beta: float = 0.9
     scope: str = "layer"
 
+    @property
+    def sap_options(self) -> dict[str, float]:
+        """SAP's options (`PQIndexRule`'s, less the scope)."""
+        return {k: getattr(self, k) for k in ("p", "q", "eta", "gamma", "beta")}
+
     def __post_init__(self) -> None:
-        sap = {k: getattr(self, k) for k in ("p", "q", "eta", "gamma", "beta")}
-        PQIndexRule(**sap)  # the same checks of p, q, eta, gamma, beta
+        PQIndexRule(**self.sap_options)  # the same checks of p, q, eta, gamma, beta
         if self.scope not in STEP_SCOPES:
             raise ValueError(
                 f"pruning.rule.scope={self.scope}: under a schedule that fixes the sparsity the "
@@ -111,8 +115,7 @@ class PQAllocationRule(Rule):
     ) -> MaskSet:
         """Exactly keep_total(N, sparsity) kept (or the current masks, when they keep fewer)."""
         total = keep_total(sum(m.numel() for m in masks.values()), sparsity)
-        rule = {k: getattr(self, k) for k in ("p", "q", "eta", "gamma", "beta")}
-        keep = sap_counts(params, masks, self.scope, **rule)  # SAP's d_u - c_u per unit
+        keep = sap_counts(params, masks, self.scope, **self.sap_options)  # SAP's d_u - c_u
         if self.scope == "layer":
             held = {n: int(m.sum()) for n, m in masks.items()}
             sap = {n: held[n] - keep[n] for n in masks}
