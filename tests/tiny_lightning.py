@@ -25,3 +25,15 @@ def tiny_net() -> nn.Module:
         nn.Conv2d(8, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(),
         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 4),
     )  # fmt: skip
+
+
+def assert_same_level_run(whole, method_whole, resumed, method_resumed, level: int) -> None:
+    """A resumed level-wise run (IMP, SAP) equals the uninterrupted one: the same final level,
+    masks bit for bit, network state bit for bit, and level records."""
+    assert method_resumed.level == method_whole.level == level
+    for name, mask in method_whole.masks.items():
+        assert torch.equal(mask, method_resumed.masks[name]), name
+    expected = whole.network.state_dict()
+    for name, value in resumed.network.state_dict().items():
+        assert torch.equal(value, expected[name]), name
+    assert method_resumed.stages == method_whole.stages

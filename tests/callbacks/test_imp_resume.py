@@ -5,7 +5,7 @@ import pytest
 import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import ModelCheckpoint
-from tiny_lightning import Synthetic, tiny_net
+from tiny_lightning import Synthetic, assert_same_level_run, tiny_net
 from torch import nn
 
 from prunelab.callbacks.imp import IterativeMagnitudePruning
@@ -59,14 +59,8 @@ def test_resume_equals_uninterrupted(tmp_path, epoch):
     (saved,) = (tmp_path / "whole" / "checkpoints").glob(f"epoch={epoch}-*.ckpt")
     # A different init seed: everything that matters must come from the checkpoint.
     resumed, imp_resumed = run(tmp_path / "resumed", resume=saved, init_seed=123)
-    assert imp_resumed.level == imp_whole.level == 2
-    for name, mask in imp_whole.masks.items():
-        assert torch.equal(mask, imp_resumed.masks[name]), name
-    expected = whole.network.state_dict()
-    for name, value in resumed.network.state_dict().items():
-        assert torch.equal(value, expected[name]), name
+    assert_same_level_run(whole, imp_whole, resumed, imp_resumed, level=2)
     assert [s["stage"] for s in imp_resumed.stages] == [0, 1, 2]
-    assert imp_resumed.stages == imp_whole.stages
 
 
 class UserModule(pl.LightningModule):

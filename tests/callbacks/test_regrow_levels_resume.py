@@ -4,10 +4,9 @@ level records and the regrowth's record), and results.json carries the weights r
 
 import pytest
 import pytorch_lightning as pl
-import torch
 from omegaconf import OmegaConf
 from pytorch_lightning.callbacks import ModelCheckpoint
-from tiny_lightning import Synthetic, tiny_net
+from tiny_lightning import Synthetic, assert_same_level_run, tiny_net
 
 from prunelab import composition
 from prunelab.config import compose
@@ -48,11 +47,5 @@ def test_resume_equals_uninterrupted(tmp_path, monkeypatch, epoch):
     (saved,) = (tmp_path / "whole" / "checkpoints").glob(f"epoch={epoch}-*.ckpt")
     # A different init seed: everything that matters must come from the checkpoint.
     resumed, method_resumed = run(tmp_path / "resumed", resume=saved, init_seed=123)
-    assert method_resumed.level == method_whole.level == 2
-    for name, mask in method_whole.masks.items():
-        assert torch.equal(mask, method_resumed.masks[name]), name
-    expected = whole.network.state_dict()
-    for name, value in resumed.network.state_dict().items():
-        assert torch.equal(value, expected[name]), name
-    assert method_resumed.stages == method_whole.stages
+    assert_same_level_run(whole, method_whole, resumed, method_resumed, level=2)
     assert method_resumed.results() == method_whole.results()
