@@ -32,25 +32,17 @@ from torch import nn
 
 from prunelab.models.cifar_resnet import ShortcutA
 from prunelab.pruning.allocation import keep_total
-from prunelab.pruning.channels import LAYERS, dependency_graph
+from prunelab.pruning.channels import LAYERS, ChannelGroup, dependency_graph
 from prunelab.pruning.masks import MaskSet, ones_masks
 from prunelab.pruning.rules import MagnitudeRule, Rule
 
 Tensors = Mapping[str, torch.Tensor]
 
 
-@dataclass(frozen=True)
-class Group:
-    """Coupled channels: `writers` (weight names) share output channel `c`, `readers` read it."""
-
-    writers: tuple[str, ...]
-    readers: tuple[str, ...]
-    width: int
-
-
-def channel_groups(network: nn.Module, input_shape: Sequence[int]) -> list[Group]:
-    """The cuttable channel groups of `network` (module docstring), weights named
-    `<module>.weight` as `named_parameters` names them, in graph order."""
+def channel_groups(network: nn.Module, input_shape: Sequence[int]) -> list[ChannelGroup]:
+    """The cuttable channel groups of `network` (module docstring): the weights writing channel
+    `c` (`outputs`) and reading it (`inputs`), named `<module>.weight` as `named_parameters`
+    names them, in graph order."""
     graph = dependency_graph(network, input_shape)
     names = {m: n for n, m in network.named_modules()}
     groups = []
@@ -68,24 +60,24 @@ def channel_groups(network: nn.Module, input_shape: Sequence[int]) -> list[Group
             width = len(indices[0])
             one_to_one = all(i == list(range(width)) for i in indices)
             if readers and one_to_one:
-                groups.append(Group(tuple(writers), tuple(readers), width))
+                groups.append(ChannelGroup(tuple(writers), tuple(readers), width))
     return groups
 
 
-def _zero_channel(masks: dict[str, torch.Tensor], group: Group, c: int) -> int:
+def _zero_channel(masks: dict[str, torch.Tensor], group: ChannelGroup, c: int) -> int:
     """Prune channel `c` of `group` in `masks` (in place); returns how many weights it zeroed."""
     zeroed = 0
-    for name in group.writers:
+    for name in group.outputs:
         zeroed += int(masks[name][c].sum())
         masks[name][c] = False
-    for name in group.readers:
+    for name in group.inputs:
         zeroed += int(masks[name][:, c].sum())
         masks[name][:, c] = False
     return zeroed
 
 
 def channel_masks(
-    params: Tensors, masks: Tensors, sparsity: float, groups: Sequence[Group]
+    params: Tensors, masks: Tensors, sparsity: float, groups: Sequence[ChannelGroup]
 ) -> MaskSet:
     """New masks at (at least) `sparsity` by whole channels, lowest L2 norm first.
 
@@ -93,7 +85,7 @@ def channel_masks(
         ValueError: `sparsity` is beyond what the cuttable groups can reach (the most is named).
     """
     new = {n: m.clone() for n, m in masks.items()}
-    usable = [g for g in groups if all(n in new for n in (*g.writers, *g.readers))]
+    usable = [g for g in groups if all(n in new for n in (*g.outputs, *g.inputs))]
     total = sum(m.numel() for m in new.values())
     goal = total - keep_total(total, sparsity)  # zero weights needed
     zeros = sum(int((~m).sum()) for m in new.values())
@@ -101,9 +93,9 @@ def channel_masks(
     for gi, group in enumerate(usable):
         squares = sum(
             (params[n].detach() * new[n]).float().reshape(group.width, -1).pow(2).sum(1).cpu()
-            for n in group.writers
+            for n in group.outputs
         )
-        live = torch.stack([new[n].reshape(group.width, -1).any(1).cpu() for n in group.writers])
+        live = torch.stack([new[n].reshape(group.width, -1).any(1).cpu() for n in group.outputs])
         live = live.any(0)
         alive.append(int(live.sum()))
         candidates += [(math.sqrt(float(squares[c])), gi, c) for c in range(group.width) if live[c]]
@@ -130,7 +122,7 @@ class ChannelRule(Rule):
     Its channel groups come from the network (`bind`, once per fit, before any pruning step).
     """
 
-    groups: list[Group] | None = field(default=None, repr=False)
+    groups: list[ChannelGroup] | None = field(default=None, repr=False)
 
     def bind(self, network: nn.Module, input_shape: Sequence[int]) -> None:
         """Read the network's cuttable channel groups (Torch-Pruning's dependency graph)."""

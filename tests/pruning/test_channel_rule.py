@@ -40,14 +40,14 @@ def pruned_channels(masks, groups):
     """Per group, the channels whose filters are all pruned in every writer."""
     out = []
     for g in groups:
-        rows = torch.stack([~masks[w].reshape(g.width, -1).any(1) for w in g.writers])
+        rows = torch.stack([~masks[w].reshape(g.width, -1).any(1) for w in g.outputs])
         out.append(set(rows.all(0).nonzero().flatten().tolist()))
     return out
 
 
 def channel_weights(params, group, c):
-    return sum(params[w][c].numel() for w in group.writers) + sum(
-        params[r][:, c].numel() for r in group.readers
+    return sum(params[w][c].numel() for w in group.outputs) + sum(
+        params[r][:, c].numel() for r in group.inputs
     )
 
 
@@ -68,14 +68,14 @@ def test_channels_go_whole_and_the_target_is_met_by_the_fewest_lowest_norm(make,
     # a pruned channel is gone from every writer and every reader of its group
     for g, channels in zip(groups, gone, strict=True):
         for c in channels:
-            assert not any(masks[r][:, c].any() for r in g.readers)
+            assert not any(masks[r][:, c].any() for r in g.inputs)
         assert len(channels) < g.width  # every group keeps a channel
     # target: reached, and the last (highest-norm) pruned channel was needed to reach it
     total = sum(m.numel() for m in masks.values())
     zeros = sum(int((~m).sum()) for m in masks.values())
     assert zeros >= total - keep_total(total, sparsity)
     norm = {
-        (i, c): sum(params[w][c].pow(2).sum() for w in g.writers).sqrt().item()
+        (i, c): sum(params[w][c].pow(2).sum() for w in g.outputs).sqrt().item()
         for i, g in enumerate(groups)
         for c in range(g.width)
     }
@@ -124,7 +124,7 @@ def test_compact_export_removes_exactly_the_pruned_channels_and_outputs_match(sh
         assert torch.allclose(small(images), network(images), atol=1e-5)
     assert sum(p.numel() for p in small.parameters()) < sum(p.numel() for p in network.parameters())
     if shortcut == "A":  # the residual streams pass the option-A shortcut: only conv1s are cut
-        assert all(w.endswith("conv1.weight") and "layer" in w for g in groups for w in g.writers)
+        assert all(w.endswith("conv1.weight") and "layer" in w for g in groups for w in g.outputs)
 
 
 def test_a_target_beyond_whole_channels_and_an_unbound_rule_are_refused():
