@@ -182,9 +182,8 @@ def composed(kinds: Mapping[str, str], node: Mapping[str, Any], common: dict[str
         else:
             level_rule, probe = parts.SparsityLevels(parts.step_rule(rule), fraction), None
         common.setdefault("monitor", "val/acc")
-        if kinds["after"] != "regrow":
-            return LevelPruning(level_rule, plan, parts.rewind(after), probe=probe, **common)
-        rewind, regrow = parts.level_regrow(after)
+        regrows = kinds["after"] == "regrow"
+        rewind, regrow = parts.level_regrow(after) if regrows else (parts.rewind(after), None)
         return LevelPruning(level_rule, plan, rewind, probe=probe, regrow=regrow, **common)
     for key in ("masks_from", *STABILITY):
         common.pop(key, None)
